@@ -1,0 +1,127 @@
+"""One HTTP session factory for every platform: retries, backoff, Retry-After, timeouts,
+client-side pacing, and errors that say which platform answered what.
+
+Transient failures (429 and 5xx, dropped connections) are retried by urllib3 with
+exponential backoff, honouring ``Retry-After``; PLATFORMS.md says they happen a few times
+per thousand requests and must never fail a run on their own.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from urllib.parse import urlsplit
+
+import orjson
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from connectors.errors import PlatformError
+
+__all__ = ["make_session", "Pacer", "raise_for_platform", "TRANSIENT"]
+
+log = logging.getLogger(__name__)
+TRANSIENT = (429, 500, 502, 503, 504)
+
+
+class Pacer:
+    """Spaces request starts at least ``1/rps`` seconds apart (thread-safe), so a client
+    stays under the platform's rate limit instead of collecting 429s."""
+
+    def __init__(self, rps: float | None) -> None:
+        self.interval = 1.0 / rps if rps else 0.0
+        self._next = 0.0
+        self._lock = threading.Lock()
+
+    def wait(self) -> None:
+        if not self.interval:
+            return
+        with self._lock:
+            now = time.monotonic()
+            start = max(now, self._next)
+            self._next = start + self.interval
+        if start > now:
+            time.sleep(start - now)
+
+
+class _PacedAdapter(HTTPAdapter):
+    def __init__(self, pacer: Pacer, timeout: tuple[float, float], **kw) -> None:  # noqa: ANN003
+        self.pacer = pacer
+        self.timeout = timeout
+        super().__init__(**kw)
+
+    def send(self, request, **kwargs):  # noqa: ANN001, ANN003, ANN201
+        self.pacer.wait()
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = self.timeout
+        return super().send(request, **kwargs)
+
+
+class _LoggingRetry(Retry):
+    def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):  # noqa: ANN001, ANN201, PLR0913
+        what = f"HTTP {response.status}" if response is not None else type(error).__name__
+        log.info("transient failure (%s) on %s %s; retrying", what, method, urlsplit(url or "").path)
+        return super().increment(method, url, response, error, _pool, _stacktrace)
+
+
+def make_session(
+    *,
+    retries: int = 10,
+    rps: float | None = 20.0,
+    connect_timeout: float = 10.0,
+    read_timeout: float = 120.0,
+    backoff: float = 0.5,
+) -> requests.Session:
+    retry = _LoggingRetry(
+        total=retries,
+        connect=retries,
+        read=retries,
+        status=retries,
+        other=retries,
+        backoff_factor=backoff,
+        backoff_max=30,
+        status_forcelist=TRANSIENT,
+        allowed_methods=frozenset({"GET", "POST", "HEAD"}),
+        respect_retry_after_header=True,
+        raise_on_status=False,
+    )
+    adapter = _PacedAdapter(Pacer(rps), (connect_timeout, read_timeout), max_retries=retry,
+                            pool_connections=4, pool_maxsize=4)
+    session = requests.Session()
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    session.headers["Accept"] = "application/json"
+    session.headers["User-Agent"] = "elder-data-hub/0.1"
+    return session
+
+
+def error_code(response: requests.Response) -> tuple[str | None, str | None]:
+    try:
+        body = orjson.loads(response.content)
+    except orjson.JSONDecodeError:
+        return None, None
+    if isinstance(body, dict):
+        return body.get("code"), body.get("message")
+    return None, None
+
+
+def raise_for_platform(platform: str, response: requests.Response) -> None:
+    """Raise :class:`PlatformError` for a 4xx/5xx answer that retries did not cure."""
+    if response.status_code < 400:
+        return
+    code, message = error_code(response)
+    path = urlsplit(response.url).path
+    hint = {
+        401: "check the connection's login/password (client id and secret, app key or API key)",
+        403: "the client is not allowed this resource; ask the platform to grant it",
+        404: "check the connection's host (base URL and path prefix)",
+        429: "the platform kept rate-limiting after all retries; lower HUB_REQUESTS_PER_SECOND",
+    }.get(response.status_code, "the platform kept failing after all retries; try again later")
+    raise PlatformError(
+        f"{platform}: {response.request.method} {path} answered {response.status_code}"
+        f"{' ' + code if code else ''}{': ' + message if message else ''} — {hint}",
+        status=response.status_code,
+        code=code,
+    )

@@ -1,0 +1,161 @@
+"""Pagination strategies: how to walk one resource's change list page by page.
+
+Each strategy yields :class:`Page` objects and knows only the wire protocol of its kind
+of API; what a record means is the resource spec's business (``connectors.platforms``).
+
+* :class:`CursorPaginator` — civil affairs, health, medical insurance: a lower bound on
+  the update time, then an opaque cursor. An expired cursor restarts the read from the
+  newest update time already seen, minus the overlap.
+* :class:`KeysetPagePaginator` — property management: page numbers computed at request
+  time, so pages shift when records change during a read. Instead of walking page 2, 3…
+  of one bound, it moves the bound to the last update time received and asks for page 1
+  again (the bound is inclusive, so nothing between is skipped; repeats are dropped by
+  the landing). Only when a whole page shares one update time does it step the page.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import orjson
+import requests
+
+from connectors.errors import ContractViolation, CursorExpired
+from connectors.http import error_code, raise_for_platform
+
+__all__ = ["Page", "Unparsed", "CursorPaginator", "KeysetPagePaginator", "EPOCH"]
+
+log = logging.getLogger(__name__)
+
+#: The bound sent for a first (full) read: the contract has every list endpoint take one.
+EPOCH = datetime.fromisoformat("1970-01-01T08:00:00+08:00")
+
+
+@dataclass(frozen=True)
+class Unparsed:
+    """An element of a response that is not a JSON object (kept so it can be rejected
+    with a reason rather than lost)."""
+
+    raw: str
+    reason: str
+
+
+@dataclass
+class Page:
+    records: list[dict[str, Any] | Unparsed]
+    server_time: datetime | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+    #: True when every record up to this page's newest update time has been delivered,
+    #: so the watermark may advance (a change list in update-time order). An export file
+    #: is in no order: only its last page is a checkpoint.
+    checkpoint: bool = True
+
+
+def _json(platform: str, resp: requests.Response) -> Any:  # noqa: ANN401
+    try:
+        return orjson.loads(resp.content)
+    except orjson.JSONDecodeError as exc:
+        raise ContractViolation(
+            f"{platform}: {resp.request.method} {resp.url.split('?')[0]} answered {resp.status_code} "
+            f"with a body that is not JSON ({exc})"
+        ) from exc
+
+
+def _elements(items: list[Any]) -> list[dict[str, Any] | Unparsed]:
+    return [x if isinstance(x, dict) else Unparsed(orjson.dumps(x).decode(), "element is not a JSON object")
+            for x in items]
+
+
+@dataclass
+class CursorPaginator:
+    platform: str
+    session: requests.Session
+    url: str
+    bound_param: str
+    limit: int
+    format_time: Callable[[datetime], str]
+    parse_time: Callable[[str], datetime]
+    updated_of: Callable[[dict[str, Any]], datetime | None]
+    overlap: timedelta = timedelta(minutes=5)
+    max_restarts: int = 5
+
+    def pages(self, since: datetime | None) -> Iterator[Page]:
+        bound = since or EPOCH
+        params: dict[str, Any] = {self.bound_param: self.format_time(bound), "limit": self.limit}
+        newest: datetime | None = None
+        restarts = 0
+        while True:
+            resp = self.session.get(self.url, params=params)
+            if resp.status_code == 400 and error_code(resp)[0] == "CURSOR_EXPIRED":
+                restarts += 1
+                if restarts > self.max_restarts:
+                    raise CursorExpired(f"{self.platform}: cursor expired {restarts} times in one read; "
+                                        "pages are read too slowly — check the database's write speed")
+                restart = max(bound, newest - self.overlap) if newest else bound
+                log.info("%s: cursor expired, reading again from %s", self.platform, restart.isoformat())
+                params = {self.bound_param: self.format_time(restart), "limit": self.limit}
+                continue
+            raise_for_platform(self.platform, resp)
+            body = _json(self.platform, resp)
+            if not isinstance(body, dict) or not isinstance(body.get("data"), list):
+                raise ContractViolation(f"{self.platform}: list answer without a 'data' array")
+            records = _elements(body["data"])
+            for rec in records:
+                if isinstance(rec, dict):
+                    try:
+                        ts = self.updated_of(rec)
+                    except ValueError:
+                        continue
+                    if ts and (newest is None or ts > newest):
+                        newest = ts
+            st = body.get("server_time")
+            server_time = self.parse_time(st) if isinstance(st, str) else None
+            yield Page(records, server_time)
+            cursor = body.get("next_cursor")
+            if not cursor:
+                return
+            params = {"cursor": cursor, "limit": self.limit}
+
+
+@dataclass
+class KeysetPagePaginator:
+    platform: str
+    session: requests.Session
+    url: str
+    bound_param: str
+    page_size: int
+    format_time: Callable[[datetime], str]
+    updated_of: Callable[[dict[str, Any]], datetime | None]
+    server_time_of: Callable[[requests.Response], datetime | None] = lambda r: None
+
+    def pages(self, since: datetime | None) -> Iterator[Page]:
+        bound = since or EPOCH
+        page_no = 1
+        while True:
+            resp = self.session.get(self.url, params={self.bound_param: self.format_time(bound),
+                                                      "page": page_no, "page_size": self.page_size})
+            raise_for_platform(self.platform, resp)
+            body = _json(self.platform, resp)
+            if not isinstance(body, dict) or not isinstance(body.get("items"), list):
+                raise ContractViolation(f"{self.platform}: page answer without an 'items' array")
+            items = body["items"]
+            yield Page(_elements(items), self.server_time_of(resp), {"total": body.get("total")})
+            if len(items) < self.page_size:
+                return
+            last = None
+            for rec in reversed(items):
+                if isinstance(rec, dict):
+                    try:
+                        last = self.updated_of(rec)
+                    except ValueError:
+                        last = None
+                    if last:
+                        break
+            if last is not None and last > bound:
+                bound, page_no = last, 1
+            else:
+                page_no += 1

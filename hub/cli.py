@@ -1,0 +1,181 @@
+"""The ``hub`` command line. Every command honours ``HUB_HOME`` and ``HUB_DATABASE_URL``
+and reads platform connections from ``AIRFLOW_CONN_<ID>`` like Airflow does."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import click
+
+from hub import logs
+from hub.errors import HubError
+from hub.settings import get_settings
+
+
+def _say(msg: str) -> None:
+    click.echo(msg, err=True)
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="debug logging")
+def cli(verbose: bool) -> None:
+    """Elder Data Hub: ingest, validate, link and judge Qingdao's elderly-care data."""
+    logs.setup(verbose)
+
+
+@cli.command()
+@click.option("--platform", "platforms", multiple=True, help="only these platforms (repeatable)")
+@click.option("--json", "as_json", is_flag=True, help="print the run summary as JSON on stdout")
+def run(platforms: tuple[str, ...], as_json: bool) -> None:
+    """Run the pipeline once against the platforms named by AIRFLOW_CONN_* connections.
+
+    Exit status: 0 when every platform landed, 3 when some failed (the others landed),
+    1 when none did.
+    """
+    from landing.ingest import ingest_all
+
+    settings = get_settings()
+    settings.ensure_home()
+    result = ingest_all(platforms or None, settings=settings, progress=_say)
+    _summary(result)
+    if as_json:
+        click.echo(json.dumps(result.as_dict(), default=str))
+    sys.exit({"success": 0, "partial": 3}.get(result.status, 1))
+
+
+def _summary(result) -> None:  # noqa: ANN001
+    s = get_settings()
+    _say("")
+    _say(f"ingest run {result.run_id}: {result.status} — {result.received:,} records in "
+         f"{result.seconds:.1f}s ({result.received / max(result.seconds, 1e-9):,.0f}/s)")
+    _say(f"{'source':45} {'received':>10} {'new':>10} {'dup':>8} {'rejected':>8} {'tombst.':>8}  status")
+    for b in result.batches:
+        _say(f"{b.platform + '/' + b.resource:45} {b.received:>10,} {b.landed_new:>10,} "
+             f"{b.landed_duplicate:>8,} {b.rejected:>8,} {b.tombstones:>8,}  {b.status}"
+             + (f" — {b.error}" if b.error else ""))
+    from sqlalchemy import make_url
+
+    _say(f"database: {make_url(s.db_url).render_as_string(hide_password=True)}")
+
+
+@cli.command()
+@click.option("--elders", default=500, show_default=True, help="size of the synthetic population")
+@click.option("--seed", default=42, show_default=True)
+@click.option("--noise-scale", default=1.0, show_default=True, help="multiply every noise rate")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--base-port", default=8101, show_default=True,
+              help="civil_affairs on this port, then health, medical_insurance, public_security, property_mgmt")
+@click.option("--faults/--no-faults", default=True, show_default=True, help="transient 429/5xx at contract rates")
+@click.option("--rate-limit/--no-rate-limit", default=True, show_default=True, help="20 requests/s per client")
+@click.option("--prefix", default="", help="path prefix before every route, e.g. /gateway")
+@click.option("--truth-out", type=click.Path(path_type=Path), help="write the ground truth here")
+@click.option("--ready-file", type=click.Path(path_type=Path), hidden=True)
+def simulate(elders: int, seed: int, noise_scale: float, host: str, base_port: int, faults: bool,
+             rate_limit: bool, prefix: str, truth_out: Path | None, ready_file: Path | None) -> None:
+    """Start simulators of the five platforms on loopback ports (until Ctrl-C)."""
+    from connectors import PLATFORMS
+    from simulators.runtime import build_world, serve
+
+    store, truth, clock = build_world(elders=elders, seed=seed, noise_scale=noise_scale, progress=_say)
+    if truth_out:
+        truth.write(truth_out)
+        _say(f"ground truth written to {truth_out}")
+    ports = {p: base_port + i for i, p in enumerate(PLATFORMS)}
+    serve(store, clock, host=host, ports=ports, prefix=prefix, faults=faults, rate_limit=rate_limit,
+          ready_file=ready_file, announce=_say)
+
+
+@cli.command()
+@click.option("--elders", default=2000, show_default=True, help="size of the synthetic population")
+@click.option("--seed", default=42, show_default=True)
+def demo(elders: int, seed: int) -> None:
+    """The main job end to end on embedded defaults: start the bundled simulators, run the
+    pipeline against them into the SQLite database under HUB_HOME, report."""
+    settings = get_settings()
+    home = settings.ensure_home().resolve()
+    _say(f"HUB_HOME={home}")
+    _say(f"starting simulators of the five platforms ({elders:,} elders, seed {seed})…")
+    ready = Path(tempfile.mkdtemp(prefix="hub-demo-")) / "ready.json"
+    truth_dir = home / "truth"
+    proc = subprocess.Popen([sys.executable, "-m", "hub.cli", "simulate", "--elders", str(elders),
+                             "--seed", str(seed), "--base-port", "0", "--truth-out", str(truth_dir),
+                             "--ready-file", str(ready)], start_new_session=True)
+    try:
+        deadline = time.monotonic() + 900
+        while not ready.exists():
+            if proc.poll() is not None:
+                raise click.ClickException("the simulators stopped before they were ready (see above)")
+            if time.monotonic() > deadline:
+                raise click.ClickException("the simulators did not start within 15 minutes")
+            time.sleep(0.2)
+        conns = json.loads(ready.read_text())["connections"]
+        for conn_id, value in conns.items():
+            os.environ[f"AIRFLOW_CONN_{conn_id.upper()}"] = json.dumps(value)
+        from landing.ingest import ingest_all
+
+        result = ingest_all(settings=settings, trigger="demo", progress=_say)
+        _summary(result)
+        _say(f"ground truth of the synthetic data: {truth_dir}")
+        _say("inspect: uv run hub status")
+        if result.status != "success":
+            sys.exit(3 if result.status == "partial" else 1)
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+
+
+@cli.command()
+@click.option("--runs", default=1, show_default=True, help="how many recent runs to show")
+def status(runs: int) -> None:
+    """Show the latest ingest runs with their per-resource counts and watermarks."""
+    from sqlalchemy import select
+
+    from hub.db import get_engine
+    from schemas.landing import IngestBatch, IngestRun
+
+    engine = get_engine()
+    with engine.connect() as conn:
+        rows = conn.execute(select(IngestRun).order_by(IngestRun.id.desc()).limit(runs)).all()
+        if not rows:
+            click.echo("no runs yet: try `hub demo` or `hub run`")
+            return
+        for r in rows:
+            click.echo(f"run {r.id} [{r.trigger}] {r.status} started {r.started_at:%Y-%m-%d %H:%M:%S} UTC")
+            for b in conn.execute(select(IngestBatch).where(IngestBatch.run_id == r.id).order_by(IngestBatch.id)):
+                wm = b.watermark.isoformat() if b.watermark else "-"
+                click.echo(f"  {b.platform + '/' + b.resource:45} {b.status:8} received {b.received:>9,} "
+                           f"new {b.landed_new:>9,} dup {b.landed_duplicate:>7,} rejected {b.rejected:>6,} "
+                           f"tombstones {b.tombstones:>6,} watermark {wm}" + (f"\n      error: {b.error}" if b.error else ""))
+
+
+@cli.group()
+def db() -> None:
+    """Database maintenance."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Migrate the hub database to the newest schema (every command also does this)."""
+    from hub.db import get_engine
+
+    get_engine()
+    click.echo("database is at the newest schema")
+
+
+def main() -> None:
+    try:
+        cli(standalone_mode=True)
+    except HubError as exc:
+        _say(f"error: {exc}")
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

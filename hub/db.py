@@ -1,0 +1,88 @@
+"""Engines and schema migration. Every command goes through :func:`get_engine`, which
+brings the schema up to date through Alembic on first use."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event
+
+from hub.errors import HubError
+from hub.settings import HubSettings, get_settings
+
+__all__ = ["get_engine", "make_engine", "upgrade", "DatabaseError"]
+
+log = logging.getLogger(__name__)
+MIGRATIONS = Path(__file__).resolve().parent.parent / "schemas" / "migrations"
+
+_engines: dict[str, Engine] = {}
+_lock = threading.Lock()
+
+
+class DatabaseError(HubError):
+    pass
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001
+    # Let SQLAlchemy's "begin" event start transactions (see _sqlite_begin).
+    dbapi_conn.isolation_level = None
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA busy_timeout=120000")
+    cur.close()
+
+
+def _sqlite_begin(conn) -> None:  # noqa: ANN001
+    # Take the write lock up front: several platforms land at once, and a deferred
+    # transaction that upgrades to writing fails at once instead of waiting its turn.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_engine(url: str) -> Engine:
+    """A new engine for ``url``: SQLite in WAL mode with a long busy timeout (several
+    platforms land at once), PostgreSQL through psycopg 3."""
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 120})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=5)
+
+
+def upgrade(engine: Engine) -> None:
+    """Bring the schema to the newest Alembic revision (idempotent)."""
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+
+
+def get_engine(settings: HubSettings | None = None) -> Engine:
+    """The engine for the configured database, migrated to the newest schema."""
+    settings = settings or get_settings()
+    url = settings.db_url
+    with _lock:
+        engine = _engines.get(url)
+        if engine is None:
+            engine = make_engine(url)
+            try:
+                upgrade(engine)
+            except Exception as exc:  # alembic/driver errors vary; say what to check
+                raise DatabaseError(
+                    f"could not open or migrate the hub database ({engine.url.render_as_string(hide_password=True)}): "
+                    f"{exc}. Check HUB_DATABASE_URL and that the server answers."
+                ) from exc
+            _engines[url] = engine
+    return engine

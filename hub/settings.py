@@ -1,0 +1,54 @@
+"""One settings object for the whole hub, read from ``HUB_*`` environment variables.
+
+``HUB_HOME`` (default ``./.hub``) holds local state and reports; ``HUB_DATABASE_URL`` is an
+SQLAlchemy URL (default: an SQLite file under ``HUB_HOME``). Every command honours both.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["HubSettings", "get_settings"]
+
+
+class HubSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HUB_", extra="ignore")
+
+    home: Path = Field(default=Path(".hub"), description="local state, downloads and reports")
+    database_url: str | None = Field(default=None, description="SQLAlchemy URL of the hub database")
+
+    # Incremental reads: re-read this far behind the watermark, because platform clocks
+    # are not synchronised (PLATFORMS.md: up to 5 minutes).
+    overlap_seconds: int = 300
+    page_limit: int = 1000  # cursor platforms, 1..1000
+    property_page_size: int = 500  # property platform, 1..500
+    # Client-side pacing per platform; the contract allows 20 requests/second per client.
+    requests_per_second: float | None = 20.0
+    http_connect_timeout: float = 10.0
+    http_read_timeout: float = 120.0
+    http_retries: int = 10  # transient failures and 429s per request before giving up
+    export_poll_seconds: float = 2.0
+    export_timeout_seconds: float = 3600.0
+    export_attempts: int = 3  # a failed export is requested anew this many times
+    # Platforms read at once (each platform's resources are read one after another,
+    # since the rate limit is per client).
+    parallel_platforms: int = 5
+
+    @property
+    def db_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.home / 'hub.db').resolve()}"
+
+    def ensure_home(self) -> Path:
+        self.home.mkdir(parents=True, exist_ok=True)
+        return self.home
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> HubSettings:
+    return HubSettings()

@@ -1,0 +1,63 @@
+"""Property companies' published catalogues: fetched for every company seen in orders.
+
+The platform keeps no price history, so each distinct catalogue version fetched is kept
+(``catalog_snapshot``) and the current items replace the company's staging rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from datetime import datetime, timezone
+
+import orjson
+from sqlalchemy import Engine, delete, select
+
+from connectors.platforms import PlatformClient
+from landing.loader import dialect_insert
+from landing.normalize import normalize_phone, parse_yuan
+from schemas.landing import CatalogSnapshot
+from schemas.staging import catalog_items, staging_table
+
+__all__ = ["refresh_catalogs"]
+log = logging.getLogger(__name__)
+
+
+def refresh_catalogs(engine: Engine, client: PlatformClient, batch_id: int) -> int:
+    orders = staging_table("property_mgmt", "service-orders")
+    with engine.connect() as conn:
+        codes = [r[0] for r in conn.execute(select(orders.c.company_credit_code).where(
+            orders.c.company_credit_code.is_not(None)).distinct())]
+    snap = CatalogSnapshot.__table__
+    fetched = 0
+    for code in codes:
+        body = client.catalog(code)
+        now = datetime.now(timezone.utc)
+        with engine.begin() as conn:
+            conn.execute(delete(catalog_items).where(catalog_items.c.company_credit_code == code))
+            if body is None:
+                continue
+            payload = orjson.dumps(body)
+            digest = hashlib.blake2b(payload, digest_size=16).hexdigest()
+            conn.execute(dialect_insert(conn, snap).on_conflict_do_nothing(
+                index_elements=["company_credit_code", "version_hash"]).values(
+                company_credit_code=code, fetched_at=now, version_hash=digest, batch_id=batch_id,
+                payload=payload.decode()))
+            snap_id = conn.execute(select(snap.c.id).where(snap.c.company_credit_code == code,
+                                                           snap.c.version_hash == digest)).scalar_one()
+            rows = {}
+            for item in body.get("items") or []:
+                if not isinstance(item, dict) or not item.get("service_type"):
+                    continue
+                price, issue = parse_yuan(item.get("price"))
+                rows[str(item["service_type"])] = {
+                    "company_credit_code": code, "service_type": str(item["service_type"]),
+                    "description": item.get("description"), "price": price,
+                    "complaint_phone": normalize_phone(item.get("complaint_phone")),
+                    "fetched_at": now, "snapshot_id": snap_id,
+                    "issues": f"price:{issue}" if issue and issue != "empty" else None}
+            if rows:
+                conn.execute(catalog_items.insert(), list(rows.values()))
+        fetched += 1
+    log.info("property_mgmt: %d catalogues fetched for %d companies", fetched, len(codes))
+    return fetched

@@ -1,0 +1,73 @@
+"""Shared fixtures: databases (SQLite always, PostgreSQL where it answers), settings under
+a temporary HUB_HOME, and simulators serving small hand-made worlds."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import text
+
+from hub.db import make_engine, upgrade
+from hub.settings import HubSettings
+
+PG_URL = os.environ.get("HUB_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def _pg_answers() -> bool:
+    try:
+        engine = make_engine(PG_URL)
+        with engine.connect() as conn:
+            conn.execute(text("select 1"))
+        engine.dispose()
+        return True
+    except Exception:  # noqa: BLE001 - any failure means "no PostgreSQL here"
+        return False
+
+
+PG_AVAILABLE = _pg_answers()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:  # noqa: ANN001
+    """A fresh, migrated database: an SQLite file, or a new PostgreSQL schema."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'hub.db'}"
+        upgrade(make_engine(url))
+        yield url
+        return
+    if not PG_AVAILABLE:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL at {PG_URL} does not answer; CI needs it")
+        pytest.skip(f"PostgreSQL at {PG_URL} does not answer")
+    schema = f"t_{uuid.uuid4().hex[:10]}"
+    admin = make_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f"create schema {schema}"))
+    sep = "&" if "?" in PG_URL else "?"
+    url = f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
+    upgrade(make_engine(url))
+    yield url
+    from hub import db as hubdb
+
+    for key in [k for k in hubdb._engines if schema in k]:
+        hubdb._engines.pop(key).dispose()
+    with admin.begin() as conn:
+        conn.execute(text(f"drop schema {schema} cascade"))
+    admin.dispose()
+
+
+@pytest.fixture
+def settings(db_url: str, tmp_path) -> HubSettings:  # noqa: ANN001
+    """Settings for a test: its own HUB_HOME and database, no client-side pacing."""
+    return HubSettings(home=tmp_path / "home", database_url=db_url, requests_per_second=None,
+                       export_poll_seconds=0.05, http_retries=10)
+
+
+@pytest.fixture
+def sqlite_settings(tmp_path) -> HubSettings:  # noqa: ANN001
+    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    return HubSettings(home=tmp_path / "home", database_url=url, requests_per_second=None,
+                       export_poll_seconds=0.05)
