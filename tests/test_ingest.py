@@ -1,0 +1,268 @@
+"""Landing on SQLite and PostgreSQL: what lands, what is rejected, what wins, and that
+runs can be repeated or interrupted without losing or doubling a record."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+from decimal import Decimal
+
+import orjson
+import pytest
+from sqlalchemy import func, select
+
+from hub.db import get_engine
+from landing import ingest as ingest_mod
+from landing.ingest import ingest_all
+from schemas.landing import IngestBatch, LandingRecord, LandingReject
+from schemas.staging import catalog_items, staging_table
+from simulators.apps.base import Credentials
+from simulators.faults import FaultConfig
+from simulators.runtime import connections_for
+from simulators.server import start_simulators
+from simulators.store import SimClock, SimStore
+from tests.world import T0, civil_elder, id_number, mi_person, order, put, resident, small_world
+
+
+@pytest.fixture
+def serve(monkeypatch):  # noqa: ANN001, ANN201
+    handles = []
+
+    def _serve(store, clock, faults=None):  # noqa: ANN001, ANN202
+        h = start_simulators(store, clock, faults or FaultConfig.none(export_ready_after_s=0.02))
+        handles.append(h)
+        for platform, conn in connections_for(h.urls, Credentials()).items():
+            monkeypatch.setenv(f"AIRFLOW_CONN_{platform.upper()}", json.dumps(conn))
+        return h
+
+    yield _serve
+    for h in handles:
+        h.stop()
+
+
+def rows(settings, platform, resource, **where):  # noqa: ANN001, ANN003, ANN201
+    t = staging_table(platform, resource)
+    q = select(t).order_by(t.c.record_id)
+    for k, v in where.items():
+        q = q.where(t.c[k] == v)
+    with get_engine(settings).connect() as conn:
+        return {r.record_id: r for r in conn.execute(q)}
+
+
+def count(settings, table) -> int:  # noqa: ANN001
+    with get_engine(settings).connect() as conn:
+        return conn.execute(select(func.count()).select_from(table)).scalar_one()
+
+
+def test_staging_holds_normalised_typed_values(serve, settings) -> None:  # noqa: ANN001
+    store = SimStore()
+    t = T0
+    valid = id_number("370282", "19520304", 123)  # a retired area code inside the number is fine
+    put(store, "civil_affairs", "elders", "record_id", civil_elder(
+        "E001", t, id_card_no=" " + valid[:-1].translate(str.maketrans("0123456789", "０１２３４５６７８９"))
+        + valid[-1].lower() + " ", name="陳 小明", phone="+86 138-1234-5678", district_code="370282",
+        birth_date="1952-02-30", ability_level="3"), t)
+    legacy = "370203" + "480312" + "021"  # 15-digit number of 19480312
+    put(store, "medical_insurance", "insured-persons", "recordId",
+        mi_person("M001", t, certno=legacy, psnName="阿不都•热合曼"), t)
+    put(store, "medical_insurance", "ltc-payments", "recordId",
+        {"recordId": "P001", "updtTime": "2024-06-01T09:00:00+08:00", "valiFlag": "1",
+         "certno": id_number("370203", "19480312", 21), "period": "202405", "amountFen": 123456,
+         "institutionCode": "I1"}, t)
+    put(store, "civil_affairs", "card-deposits", "record_id",
+        {"record_id": "C001", "updated_at": "2024-06-01T09:00:00+08:00", "deleted": False,
+         "card_no": "K1", "id_card_no": valid, "card_type": 1, "month": "2024-05",
+         "deposit_amount": "100", "subsidy_amount": "-50.0"}, t)
+    put(store, "property_mgmt", "service-orders", "order_id", order("O001", t, price="45"), t)
+    put(store, "public_security", "residents", "rid", resident("R001", t, swrq="20240230"), t)
+    store.catalogs["91370202MA3C000001"] = orjson.dumps(
+        {"company_credit_code": "91370202MA3C000001",
+         "items": [{"service_type": "housekeeping", "description": "保洁", "price": "45.0",
+                    "complaint_phone": "0532-8888-6666"}]})
+    store.finalize()
+    serve(store, SimClock(T0 + timedelta(hours=1)))
+    result = ingest_all(settings=settings)
+    assert result.status == "success", [b.error for b in result.batches if b.error]
+
+    e = rows(settings, "civil_affairs", "elders")["E001"]
+    assert e.id_card_no == valid.upper() and e.name == "陈小明" and e.phone == "13812345678"
+    assert e.district_code == "370215" and e.ability_level == 3 and e.birth_date is None
+    assert "district_code:retired_code" in e.issues and "birth_date:invalid_date" in e.issues
+    m = rows(settings, "medical_insurance", "insured-persons")["M001"]
+    assert m.id_card_no == id_number("370203", "19480312", 21)  # 15 -> 18 digits
+    assert m.name == "阿不都·热合曼" and m.gender == "M" and m.birth_date == date(1948, 3, 12)
+    p = rows(settings, "medical_insurance", "ltc-payments")["P001"]
+    assert p.amount == Decimal("1234.56") and p.period == date(2024, 5, 1)
+    c = rows(settings, "civil_affairs", "card-deposits")["C001"]
+    assert c.deposit_amount == Decimal("100.00") and c.subsidy_amount == Decimal("-50.00")
+    assert "subsidy_amount:negative" in c.issues
+    o = rows(settings, "property_mgmt", "service-orders")["O001"]
+    assert o.price == Decimal("45.00") and o.resident_phone == "13800001111"
+    assert (o.resident_id_prefix, o.resident_id_suffix) == ("370202", "0011")
+    r = rows(settings, "public_security", "residents")["R001"]
+    assert r.death_date is None and "death_date:invalid_date" in r.issues
+    assert r.updated_at.isoformat() == "2024-06-01T01:00:00+00:00"  # gxsj is Shanghai time
+    with get_engine(settings).connect() as conn:
+        item = conn.execute(select(catalog_items)).one()
+    assert item.price == Decimal("45.00") and item.complaint_phone == "053288886666"
+    # the original payload is kept as sent
+    with get_engine(settings).connect() as conn:
+        payload = conn.execute(select(LandingRecord.payload).where(LandingRecord.record_id == "E001")).scalar_one()
+    assert orjson.loads(payload)["name"] == "陳 小明"
+
+
+def test_rerun_lands_nothing_twice(serve, settings) -> None:  # noqa: ANN001
+    store, clock = small_world(25)
+    serve(store, clock)
+    first = ingest_all(settings=settings)
+    n_landing = count(settings, LandingRecord.__table__)
+    second = ingest_all(settings=settings)
+    assert first.status == second.status == "success"
+    assert sum(b.landed_new for b in first.batches) == 100
+    assert sum(b.landed_new for b in second.batches) == 0
+    assert count(settings, LandingRecord.__table__) == n_landing == 100
+    for b in first.batches + second.batches:
+        assert b.reconciles
+    with get_engine(settings).connect() as conn:
+        for b in conn.execute(select(IngestBatch)):
+            assert b.received == b.landed_new + b.landed_duplicate + b.rejected + b.tombstones
+
+
+def test_incremental_reads_pick_up_new_versions_and_tombstones(serve, settings) -> None:  # noqa: ANN001
+    store = SimStore()
+    later = T0 + timedelta(days=2)
+    for i in range(10):
+        put(store, "civil_affairs", "elders", "record_id", civil_elder(f"E{i:03d}", T0 + timedelta(minutes=i)),
+            T0 + timedelta(minutes=i))
+    put(store, "civil_affairs", "elders", "record_id", civil_elder("E001", later, name="李四"), later)
+    put(store, "civil_affairs", "elders", "record_id", civil_elder("E002", later, deleted=True), later)
+    put(store, "civil_affairs", "elders", "record_id",
+        {"record_id": "E999", "updated_at": later.isoformat(), "deleted": True}, later)  # never seen
+    put(store, "medical_insurance", "insured-persons", "recordId", mi_person("M1", T0), T0)
+    put(store, "medical_insurance", "insured-persons", "recordId", mi_person("M1", later, withdrawn=True), later)
+    put(store, "public_security", "residents", "rid", resident("R1", T0), T0)
+    put(store, "public_security", "residents", "rid", resident("R2", T0), T0)
+    put(store, "public_security", "residents", "rid", resident("R1", later, hkzt="1", swrq="20240602"), later)
+    put(store, "property_mgmt", "service-orders", "order_id", order("O1", T0), T0)
+    put(store, "property_mgmt", "service-orders", "order_id", order("O1", later, void=True), later)
+    store.finalize()
+    clock = SimClock(T0 + timedelta(days=1))
+    serve(store, clock)
+
+    first = ingest_all(settings=settings)
+    assert first.status == "success"
+    assert len(rows(settings, "civil_affairs", "elders", deleted=False)) == 10
+    clock.advance(2 * 86400)
+    second = ingest_all(settings=settings)
+    by = {(b.platform, b.resource): b for b in second.batches}
+    assert by[("civil_affairs", "elders")].landed_new == 1
+    assert by[("civil_affairs", "elders")].tombstones == 2
+    elders = rows(settings, "civil_affairs", "elders")
+    assert elders["E001"].name == "李四"
+    assert elders["E002"].deleted and elders["E999"].deleted
+    assert len([r for r in elders.values() if not r.deleted]) == 9
+    assert rows(settings, "medical_insurance", "insured-persons")["M1"].deleted
+    residents = rows(settings, "public_security", "residents")
+    assert residents["R1"].registration_status == "1" and residents["R1"].death_date == date(2024, 6, 2)
+    ps = by[("public_security", "residents")]  # export since watermark - overlap: R1 new, R2 again
+    assert (ps.received, ps.landed_new, ps.landed_duplicate) == (2, 1, 1)
+    assert rows(settings, "property_mgmt", "service-orders")["O1"].deleted
+
+
+def _late_commit_world() -> tuple[SimStore, SimClock]:
+    store = SimStore()
+    for i in range(5):
+        t = T0 + timedelta(minutes=10 * i)
+        put(store, "civil_affairs", "elders", "record_id", civil_elder(f"E{i:03d}", t), t)
+    # updated at T0+38min but committed (visible) only at T0+44min: after E004 (T0+40min)
+    late = T0 + timedelta(minutes=38)
+    put(store, "civil_affairs", "elders", "record_id", civil_elder("E777", late), late,
+        visible=late + timedelta(minutes=6))
+    store.finalize()
+    return store, SimClock(T0 + timedelta(minutes=41))
+
+
+@pytest.mark.parametrize("overlap, expect_found", [(300, True), (0, False)])
+def test_overlap_catches_records_committed_late(serve, settings, overlap, expect_found) -> None:  # noqa: ANN001
+    """With the contract's overlap the late commit lands; without it, it is lost — the
+    control case shows the test can tell the difference."""
+    store, clock = _late_commit_world()
+    serve(store, clock)
+    s = settings.model_copy(update={"overlap_seconds": overlap})
+    ingest_all(["civil_affairs"], settings=s)
+    assert "E777" not in rows(s, "civil_affairs", "elders")
+    clock.advance(3600)
+    ingest_all(["civil_affairs"], settings=s)
+    assert ("E777" in rows(s, "civil_affairs", "elders")) is expect_found
+
+
+class Crash(Exception):
+    pass
+
+
+def test_interrupted_run_resumes_without_loss_or_doubles(serve, settings, monkeypatch, tmp_path) -> None:  # noqa: ANN001
+    store, clock = small_world(60)
+    serve(store, clock)
+    s = settings.model_copy(update={"page_limit": 7, "property_page_size": 7, "parallel_platforms": 1})
+    real = ingest_mod.land_page
+    calls = {"n": 0}
+
+    def crash_on_fifth(*a, **kw):  # noqa: ANN002, ANN003, ANN202
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise Crash("killed mid-read")
+        return real(*a, **kw)
+
+    monkeypatch.setattr(ingest_mod, "land_page", crash_on_fifth)
+    with pytest.raises(Crash):
+        ingest_all(settings=s)
+    monkeypatch.setattr(ingest_mod, "land_page", real)
+    assert 0 < count(s, LandingRecord.__table__) < 240
+    resumed = ingest_all(settings=s)
+    assert resumed.status == "success"
+    assert count(s, LandingRecord.__table__) == 240  # every version exactly once
+    for key in [("civil_affairs", "elders"), ("medical_insurance", "insured-persons"),
+                ("public_security", "residents"), ("property_mgmt", "service-orders")]:
+        assert len(rows(s, *key)) == 60, key
+
+
+def test_unkeyable_records_are_rejected_with_reasons_and_counted(serve, settings) -> None:  # noqa: ANN001
+    store = SimStore()
+    good = civil_elder("E001", T0)
+    no_id = civil_elder("X", T0)
+    del no_id["record_id"]
+    bad_time = civil_elder("E002", T0, updated_at="2024-06-01 09:00:00")  # no offset
+    for i, rec in enumerate([good, no_id, bad_time]):
+        store.log("civil_affairs", "elders").append(f"k{i}", T0.timestamp(), orjson.dumps(rec))
+    store.log("civil_affairs", "elders").append("k9", T0.timestamp(), b'"just a string"')
+    store.finalize()
+    serve(store, SimClock(T0 + timedelta(hours=1)))
+    result = ingest_all(["civil_affairs"], settings=settings)
+    b = next(x for x in result.batches if x.resource == "elders")
+    assert (b.received, b.landed_new, b.rejected, b.tombstones) == (4, 1, 3, 0)
+    with get_engine(settings).connect() as conn:
+        reasons = sorted(r.reason for r in conn.execute(select(LandingReject)))
+    assert any("record_id missing" in r for r in reasons)
+    assert any("no UTC offset" in r for r in reasons)
+    assert any("not a JSON object" in r for r in reasons)
+
+
+def test_latest_version_wins_ties_go_to_the_later_delivery_and_tombstones_stick(serve, settings) -> None:  # noqa: ANN001
+    store = SimStore()
+    t1, t2 = T0, T0 + timedelta(minutes=1)
+    put(store, "civil_affairs", "elders", "record_id", civil_elder("E1", t1, name="甲"), t1)
+    put(store, "civil_affairs", "elders", "record_id", civil_elder("E1", t1, name="乙"), t1)  # tie: later wins
+    put(store, "civil_affairs", "elders", "record_id", civil_elder("E2", t2, deleted=True), t2)
+    # an older version of E2 committed late must not revive it
+    put(store, "civil_affairs", "elders", "record_id", civil_elder("E2", t1, name="丙"), t1,
+        visible=t2 + timedelta(minutes=2))
+    store.finalize()
+    clock = SimClock(t2 + timedelta(seconds=30))
+    serve(store, clock)
+    s = settings.model_copy(update={"page_limit": 1})
+    ingest_all(["civil_affairs"], settings=s)
+    clock.advance(600)
+    ingest_all(["civil_affairs"], settings=s)
+    elders = rows(s, "civil_affairs", "elders")
+    assert elders["E1"].name == "乙"
+    assert elders["E2"].deleted
