@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["HubSettings", "get_settings"]
@@ -37,6 +37,14 @@ class HubSettings(BaseSettings):
     # Platforms read at once (each platform's resources are read one after another,
     # since the rate limit is per client).
     parallel_platforms: int = 5
+
+    @field_validator("requests_per_second", mode="before")
+    @classmethod
+    def _lifted(cls, v: object) -> object:
+        """Empty, ``0`` or ``none`` lift the client-side pacing."""
+        if v is None or (isinstance(v, str) and v.strip().lower() in ("", "0", "none", "off")):
+            return None
+        return v
 
     @property
     def db_url(self) -> str:
