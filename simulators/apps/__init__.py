@@ -1,0 +1,1 @@
+"""The ASGI apps of the five simulated platforms (see ``simulators.server``)."""
