@@ -22,7 +22,7 @@ from requests.auth import AuthBase
 
 from connectors.errors import PlatformError
 
-__all__ = ["OAuth2ClientCredentials", "HmacSignature", "ApiKeyHeader"]
+__all__ = ["ApiKeyHeader", "HmacSignature", "OAuth2ClientCredentials"]
 
 log = logging.getLogger(__name__)
 
@@ -81,8 +81,8 @@ class OAuth2ClientCredentials(AuthBase):
         r.register_hook("response", self._renew_on_401(used))
         return r
 
-    def _renew_on_401(self, used: str):  # noqa: ANN202
-        def hook(resp: requests.Response, **kwargs) -> requests.Response:  # noqa: ANN003
+    def _renew_on_401(self, used: str):
+        def hook(resp: requests.Response, **kwargs) -> requests.Response:
             renewals = getattr(resp.request, "_hub_renewals", 0)
             if resp.status_code != 401 or renewals >= self.max_renewals:
                 return resp

@@ -20,7 +20,7 @@ from urllib3.util.retry import Retry
 
 from connectors.errors import PlatformError
 
-__all__ = ["make_session", "Pacer", "raise_for_platform", "TRANSIENT"]
+__all__ = ["TRANSIENT", "Pacer", "make_session", "raise_for_platform"]
 
 log = logging.getLogger(__name__)
 TRANSIENT = (429, 500, 502, 503, 504)
@@ -47,12 +47,12 @@ class Pacer:
 
 
 class _PacedAdapter(HTTPAdapter):
-    def __init__(self, pacer: Pacer, timeout: tuple[float, float], **kw) -> None:  # noqa: ANN003
+    def __init__(self, pacer: Pacer, timeout: tuple[float, float], **kw) -> None:
         self.pacer = pacer
         self.timeout = timeout
         super().__init__(**kw)
 
-    def send(self, request, **kwargs):  # noqa: ANN001, ANN003, ANN201
+    def send(self, request, **kwargs):
         self.pacer.wait()
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self.timeout
@@ -60,7 +60,7 @@ class _PacedAdapter(HTTPAdapter):
 
 
 class _LoggingRetry(Retry):
-    def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):  # noqa: ANN001, ANN201, PLR0913
+    def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):
         what = f"HTTP {response.status}" if response is not None else type(error).__name__
         log.info("transient failure (%s) on %s %s; retrying", what, method, urlsplit(url or "").path)
         return super().increment(method, url, response, error, _pool, _stacktrace)

@@ -27,7 +27,7 @@ import requests
 from connectors.errors import ContractViolation, CursorExpired
 from connectors.http import error_code, raise_for_platform
 
-__all__ = ["Page", "Unparsed", "CursorPaginator", "KeysetPagePaginator", "EPOCH"]
+__all__ = ["EPOCH", "CursorPaginator", "KeysetPagePaginator", "Page", "Unparsed"]
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ class Page:
     checkpoint: bool = True
 
 
-def _json(platform: str, resp: requests.Response) -> Any:  # noqa: ANN401
+def _json(platform: str, resp: requests.Response) -> Any:
     try:
         return orjson.loads(resp.content)
     except orjson.JSONDecodeError as exc:

@@ -7,7 +7,7 @@ its records are keyed (record id, update time, tombstone flag).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -24,7 +24,7 @@ from connectors.http import make_session, raise_for_platform
 from connectors.paginators import CursorPaginator, KeysetPagePaginator, Page
 from landing.normalize import format_timestamp, parse_ps_timestamp, parse_timestamp
 
-__all__ = ["ResourceSpec", "PLATFORMS", "RESOURCES", "PlatformClient", "ClientOptions"]
+__all__ = ["PLATFORMS", "RESOURCES", "ClientOptions", "PlatformClient", "ResourceSpec"]
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ class ResourceSpec:
     tombstone_value: Any = True
     time_format: str = "iso"  # "iso" (ISO-8601 with offset) or "ps" (YYYYMMDDHHMMSS local)
 
-    def parse_time(self, value: Any) -> datetime:  # noqa: ANN401
+    def parse_time(self, value: Any) -> datetime:
         if not isinstance(value, str) or not value.strip():
             raise ValueError(f"{self.updated_field} missing")
         return parse_ps_timestamp(value) if self.time_format == "ps" else parse_timestamp(value)

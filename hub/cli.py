@@ -50,7 +50,7 @@ def run(platforms: tuple[str, ...], as_json: bool) -> None:
     sys.exit({"success": 0, "partial": 3}.get(result.status, 1))
 
 
-def _summary(result) -> None:  # noqa: ANN001
+def _summary(result) -> None:
     s = get_settings()
     _say("")
     _say(f"ingest run {result.run_id}: {result.status} — {result.received:,} records in "

@@ -12,7 +12,7 @@ from sqlalchemy import Engine, create_engine, event
 from hub.errors import HubError
 from hub.settings import HubSettings, get_settings
 
-__all__ = ["get_engine", "make_engine", "upgrade", "DatabaseError"]
+__all__ = ["DatabaseError", "get_engine", "make_engine", "upgrade"]
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).resolve().parent.parent / "schemas" / "migrations"
@@ -25,7 +25,7 @@ class DatabaseError(HubError):
     pass
 
 
-def _sqlite_pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
     # Let SQLAlchemy's "begin" event start transactions (see _sqlite_begin).
     dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
@@ -35,7 +35,7 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001
     cur.close()
 
 
-def _sqlite_begin(conn) -> None:  # noqa: ANN001
+def _sqlite_begin(conn) -> None:
     # Take the write lock up front: several platforms land at once, and a deferred
     # transaction that upgrades to writing fails at once instead of waiting its turn.
     conn.exec_driver_sql("BEGIN IMMEDIATE")
@@ -44,7 +44,7 @@ def _sqlite_begin(conn) -> None:  # noqa: ANN001
 def make_engine(url: str) -> Engine:
     """A new engine for ``url``: SQLite in WAL mode with a long busy timeout (several
     platforms land at once), PostgreSQL through psycopg 3."""
-    if url.startswith("postgresql://") or url.startswith("postgres://"):
+    if url.startswith(("postgresql://", "postgres://")):
         url = "postgresql+psycopg://" + url.split("://", 1)[1]
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]

@@ -10,7 +10,7 @@ from hub.errors import HubError
 from hub.settings import get_settings
 from landing.ingest import BatchResult, finish_run, ingest_platform, start_run
 
-__all__ = ["open_run", "ingest_step", "close_run", "PlatformFailed"]
+__all__ = ["PlatformFailed", "close_run", "ingest_step", "open_run"]
 
 log = logging.getLogger(__name__)
 

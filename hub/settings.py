@@ -34,6 +34,9 @@ class HubSettings(BaseSettings):
     export_poll_seconds: float = 2.0
     export_timeout_seconds: float = 3600.0
     export_attempts: int = 3  # a failed export is requested anew this many times
+    # Pages are landed together until this many records, one transaction each: fewer
+    # commits, and a crash loses at most this much work (never data: it is read again).
+    commit_records: int = 10_000
     # Platforms read at once (each platform's resources are read one after another,
     # since the rate limit is per client).
     parallel_platforms: int = 5

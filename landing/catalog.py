@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import orjson
 from sqlalchemy import Engine, delete, select
@@ -32,7 +32,7 @@ def refresh_catalogs(engine: Engine, client: PlatformClient, batch_id: int) -> i
     fetched = 0
     for code in codes:
         body = client.catalog(code)
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         with engine.begin() as conn:
             conn.execute(delete(catalog_items).where(catalog_items.c.company_credit_code == code))
             if body is None:

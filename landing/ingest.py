@@ -9,24 +9,42 @@ A platform that fails does not stop the others; its batch says why.
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import sys
 import time
-from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, insert, select, update
 
-from connectors import PLATFORMS, RESOURCES, ClientOptions, PlatformClient, ResourceSpec, get_connection
+from connectors import (
+    PLATFORMS,
+    RESOURCES,
+    ClientOptions,
+    PlatformClient,
+    PlatformConnection,
+    ResourceSpec,
+    get_connection,
+)
 from connectors.errors import ConnectorError
+from connectors.paginators import Page
 from hub.db import get_engine
 from hub.errors import HubError
 from hub.settings import HubSettings, get_settings
 from landing.loader import PageCounts, land_page
 from schemas.landing import IngestBatch, IngestRun, IngestWatermark
 
-__all__ = ["BatchResult", "RunResult", "start_run", "finish_run", "ingest_platform", "ingest_all",
-           "client_options"]
+__all__ = [
+    "BatchResult",
+    "RunResult",
+    "client_options",
+    "finish_run",
+    "ingest_all",
+    "ingest_platform",
+    "start_run",
+]
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
@@ -68,7 +86,7 @@ class RunResult:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def client_options(settings: HubSettings) -> ClientOptions:
@@ -128,8 +146,32 @@ def _close_batch(engine: Engine, batch_id: int, status: str, error: str | None,
             status=status, error=error, finished_at=_now(), watermark=wm, server_time=server_time))
 
 
+def _chunks(pages: Iterator[Page], min_records: int) -> Iterator[Page]:
+    """Merge consecutive pages until ``min_records``: one transaction each. A merged page
+    is a checkpoint when its last part is (every part before it was delivered too)."""
+    buf: list[Page] = []
+    size = 0
+    for page in pages:
+        buf.append(page)
+        size += len(page.records)
+        if size >= min_records:
+            yield _merge(buf)
+            buf, size = [], 0
+    if buf:
+        yield _merge(buf)
+
+
+def _merge(pages: list[Page]) -> Page:
+    if len(pages) == 1:
+        return pages[0]
+    records = [r for p in pages for r in p.records]
+    server_time = next((p.server_time for p in reversed(pages) if p.server_time), None)
+    return Page(records, server_time, pages[-1].meta, checkpoint=pages[-1].checkpoint)
+
+
 def ingest_resource(engine: Engine, client: PlatformClient, run_id: int, spec: ResourceSpec,
-                    overlap: timedelta, progress: Progress | None = None) -> BatchResult:
+                    overlap: timedelta, progress: Progress | None = None,
+                    commit_records: int = 10_000) -> BatchResult:
     watermark = _watermark(engine, spec)
     since = watermark - overlap if watermark else None
     batch_id = _open_batch(engine, run_id, spec, since)
@@ -140,7 +182,7 @@ def ingest_resource(engine: Engine, client: PlatformClient, run_id: int, spec: R
     t0 = last_report = time.monotonic()
     status, error = "success", None
     try:
-        for page in client.pages(spec.resource, since):
+        for page in _chunks(client.pages(spec.resource, since), commit_records):
             counts = land_page(engine, spec, batch_id, page, pending)
             total.add(counts)
             server_time = page.server_time or server_time
@@ -159,7 +201,7 @@ def ingest_resource(engine: Engine, client: PlatformClient, run_id: int, spec: R
     except (ConnectorError, HubError, OSError) as exc:
         status, error = "failed", str(exc)
         log.error("%s: read failed after %d records: %s", name, total.received, exc)
-    except Exception as exc:  # noqa: BLE001 - recorded on the batch, then re-raised
+    except Exception as exc:
         _close_batch(engine, batch_id, "failed", f"{type(exc).__name__}: {exc}", server_time)
         raise
     _close_batch(engine, batch_id, status, error, server_time)
@@ -177,13 +219,18 @@ def ingest_resource(engine: Engine, client: PlatformClient, run_id: int, spec: R
 
 def ingest_platform(platform: str, run_id: int, *, settings: HubSettings | None = None,
                     engine: Engine | None = None, resources: Iterable[str] | None = None,
-                    progress: Progress | None = None, airflow: bool = False) -> list[BatchResult]:
-    """Read every resource of ``platform`` (one after another: the rate limit is per client)."""
+                    progress: Progress | None = None, airflow: bool = False,
+                    connection: PlatformConnection | ConnectorError | None = None) -> list[BatchResult]:
+    """Read every resource of ``platform`` (one after another: the rate limit is per client).
+
+    ``connection`` (or the error met looking it up) overrides the lookup by platform id."""
     settings = settings or get_settings()
     engine = engine or get_engine(settings)
     specs = [s for s in RESOURCES[platform] if resources is None or s.resource in set(resources)]
     try:
-        conn = get_connection(platform, airflow=airflow)
+        if isinstance(connection, ConnectorError):
+            raise connection
+        conn = connection or get_connection(platform, airflow=airflow)
     except ConnectorError as exc:
         results = []
         for spec in specs:
@@ -194,12 +241,34 @@ def ingest_platform(platform: str, run_id: int, *, settings: HubSettings | None 
         return results
     with PlatformClient(platform, conn, client_options(settings)) as client:
         return [ingest_resource(engine, client, run_id, spec, timedelta(seconds=settings.overlap_seconds),
-                                progress) for spec in specs]
+                                progress, settings.commit_records) for spec in specs]
+
+
+def _resolve(platform: str) -> PlatformConnection | ConnectorError:
+    try:
+        return get_connection(platform)
+    except ConnectorError as exc:
+        return exc
+
+
+def _stderr(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def _platform_in_child(platform: str, run_id: int, settings: HubSettings, report: bool,
+                       conn: PlatformConnection | ConnectorError) -> list[BatchResult]:
+    return ingest_platform(platform, run_id, settings=settings, progress=_stderr if report else None,
+                           connection=conn)
 
 
 def ingest_all(platforms: Iterable[str] | None = None, *, settings: HubSettings | None = None,
                trigger: str = "cli", progress: Progress | None = None) -> RunResult:
-    """One ingest run over ``platforms`` (default: all five), platforms read in parallel."""
+    """One ingest run over ``platforms`` (default: all five).
+
+    Platforms are read at once, each in its own process (the work per record is Python,
+    so threads would share one core); with one platform, or ``parallel_platforms=1``,
+    everything runs in this process.
+    """
     settings = settings or get_settings()
     engine = get_engine(settings)
     chosen = list(platforms or PLATFORMS)
@@ -207,10 +276,17 @@ def ingest_all(platforms: Iterable[str] | None = None, *, settings: HubSettings 
     run_id = start_run(engine, trigger)
     if progress:
         progress(f"ingest run {run_id}: reading {', '.join(chosen)}")
-    with ThreadPoolExecutor(max_workers=max(1, min(settings.parallel_platforms, len(chosen))),
-                            thread_name_prefix="ingest") as pool:
-        futures = [pool.submit(ingest_platform, p, run_id, settings=settings, engine=engine,
-                               progress=progress) for p in chosen]
-        batches = [b for f in futures for b in f.result()]
+    workers = max(1, min(settings.parallel_platforms, len(chosen)))
+    if workers == 1:
+        batches = [b for p in chosen for b in ingest_platform(p, run_id, settings=settings, engine=engine,
+                                                              progress=progress)]
+    else:
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(["landing.ingest"])
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+            # Connections are resolved here: a worker process's environment may be older.
+            futures = [pool.submit(_platform_in_child, p, run_id, settings, progress is not None,
+                                   _resolve(p)) for p in chosen]
+            batches = [b for f in futures for b in f.result()]
     status = finish_run(engine, run_id)
     return RunResult(run_id, status, batches, time.monotonic() - t0)

@@ -2,17 +2,18 @@
 all in one transaction, so an interruption at any point loses nothing and a re-read
 doubles nothing.
 
-Set-based per page: one multi-row insert into ``landing_record`` that skips versions
-already landed (same record id and content hash) and returns the new ones; one upsert of
-the new versions into the staging table in which the later update time wins (on a tie,
-the later delivery — the page's own order, and a later page over an earlier one).
+Set-based per page: one lookup of the versions already landed (same record id and
+content hash), one multi-row insert of the new ones into ``landing_record``, one upsert of
+them into the staging table in which the later update time wins (on a tie, the later
+delivery — the page's own order, and a later page over an earlier one). Versions
+delivered again are counted as duplicates and touch nothing.
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -21,11 +22,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from connectors.paginators import Page, Unparsed
 from connectors.platforms import ResourceSpec
+from landing.bulk import upsert_latest, writer
 from landing.transform import row_builder
 from schemas.landing import IngestBatch, IngestWatermark, LandingRecord, LandingReject
 from schemas.staging import staging_table
 
-__all__ = ["PageCounts", "land_page", "dialect_insert"]
+__all__ = ["PageCounts", "dialect_insert", "land_page"]
 
 _landing = LandingRecord.__table__
 _reject = LandingReject.__table__
@@ -33,7 +35,7 @@ _watermark = IngestWatermark.__table__
 _batch = IngestBatch.__table__
 
 
-def dialect_insert(conn: Connection, table: Table):  # noqa: ANN201
+def dialect_insert(conn: Connection, table: Table):
     return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
 
 
@@ -69,14 +71,15 @@ def _hash(payload: bytes) -> str:
 
 def land_page(engine: Engine, spec: ResourceSpec, batch_id: int, page: Page,
               pending_newest: datetime | None = None) -> PageCounts:
-    """Land ``page`` for ``spec``'s resource under ``batch_id``.
+    """Land ``page`` (one or several platform pages) for ``spec``'s resource under
+    ``batch_id``, in one transaction.
 
     ``pending_newest`` is the newest update time of earlier pages of the same read that
     were not checkpoints (export files); the watermark moves to the newest of both when
     this page is a checkpoint.
     """
     counts = PageCounts(received=len(page.records))
-    versions: list[dict[str, Any]] = []
+    versions: list[tuple[str, datetime, bool, str, str, dict[str, Any]]] = []
     rejects: list[dict[str, Any]] = []
     for rec in page.records:
         if isinstance(rec, Unparsed):
@@ -94,41 +97,30 @@ def land_page(engine: Engine, spec: ResourceSpec, batch_id: int, page: Page,
                             "reason": f"cannot key the record: {exc}", "payload": payload.decode()})
             continue
         deleted = spec.is_tombstone(rec) if spec.tombstone_field else False
-        versions.append({"platform": spec.platform, "resource": spec.resource, "record_id": rid,
-                         "updated_at": updated, "deleted": deleted, "version_hash": _hash(payload),
-                         "batch_id": batch_id, "payload": payload.decode(), "_rec": rec})
+        versions.append((rid, updated, deleted, _hash(payload), payload.decode(), rec))
         if counts.newest is None or updated > counts.newest:
             counts.newest = updated
 
     counts.rejected = len(rejects)
     for r in rejects:
         counts.reject_reasons[r["reason"]] = counts.reject_reasons.get(r["reason"], 0) + 1
-    counts.tombstones = sum(1 for v in versions if v["deleted"])
-
-    # One version per (record id, hash) within the page: a record re-sent inside one page
-    # is one version delivered twice.
-    unique: dict[tuple[str, str], dict[str, Any]] = {}
-    for v in versions:
-        unique.setdefault((v["record_id"], v["version_hash"]), v)
+    counts.tombstones = sum(1 for v in versions if v[2])
 
     with engine.begin() as conn:
-        new_keys: set[tuple[str, str]] = set()
-        ids: dict[tuple[str, str], int] = {}
-        if unique:
-            stmt = (dialect_insert(conn, _landing)
-                    .on_conflict_do_nothing(index_elements=["platform", "resource", "record_id", "version_hash"])
-                    .returning(_landing.c.id, _landing.c.record_id, _landing.c.version_hash))
-            rows = [{k: v for k, v in u.items() if k != "_rec"} for u in unique.values()]
-            for row in conn.execute(stmt, rows):
-                new_keys.add((row.record_id, row.version_hash))
-                ids[(row.record_id, row.version_hash)] = row.id
-        new_versions = [u for k, u in unique.items() if k in new_keys]
-        # Every delivered copy of an already-landed version counts as a duplicate, and so does
-        # a second copy inside this page.
-        counts.landed_new = sum(1 for v in new_versions if not v["deleted"])
+        known = _landed_versions(conn, spec, {v[0] for v in versions})
+        new_versions = []
+        for v in versions:  # a copy already landed, or seen earlier in this page, is a duplicate
+            key = (v[0], v[3])
+            if key not in known:
+                known.add(key)
+                new_versions.append(v)
+        counts.landed_new = sum(1 for v in new_versions if not v[2])
         counts.landed_duplicate = len(versions) - counts.tombstones - counts.landed_new
         if new_versions:
-            _upsert_staging(conn, spec, batch_id, new_versions, ids)
+            writer(conn, _landing, _LANDING_COLS, _LANDING_CONFLICT).write(
+                conn, [(spec.platform, spec.resource, rid, upd, dele, h, batch_id, payload)
+                       for rid, upd, dele, h, payload, _rec in new_versions])
+            _upsert_staging(conn, spec, batch_id, new_versions)
         if rejects:
             conn.execute(_reject.insert(), rejects)
         _bump_batch(conn, batch_id, counts)
@@ -138,27 +130,43 @@ def land_page(engine: Engine, spec: ResourceSpec, batch_id: int, page: Page,
     return counts
 
 
-def _upsert_staging(conn: Connection, spec: ResourceSpec, batch_id: int,
-                    new_versions: list[dict[str, Any]], ids: dict[tuple[str, str], int]) -> None:
+_LANDING_COLS = ("platform", "resource", "record_id", "updated_at", "deleted", "version_hash", "batch_id",
+                 "payload")
+_LANDING_CONFLICT = 'ON CONFLICT ("platform", "resource", "record_id", "version_hash") DO NOTHING'
+_LOOKUP_CHUNK = 500
+
+
+def _landed_versions(conn: Connection, spec: ResourceSpec, record_ids: set[str]) -> set[tuple[str, str]]:
+    """(record id, version hash) of the versions of these records already landed."""
+    out: set[tuple[str, str]] = set()
+    ids = list(record_ids)
+    if not ids:
+        return out
+    if conn.dialect.name == "postgresql":  # one array parameter: an expanded IN list plans badly
+        rows = conn.exec_driver_sql(
+            "SELECT record_id, version_hash FROM landing_record "
+            "WHERE platform = %s AND resource = %s AND record_id = ANY(%s)", (spec.platform, spec.resource, ids))
+        return {(r[0], r[1]) for r in rows}
+    c = _landing.c
+    for i in range(0, len(ids), _LOOKUP_CHUNK):
+        q = select(c.record_id, c.version_hash).where(
+            c.platform == spec.platform, c.resource == spec.resource, c.record_id.in_(ids[i:i + _LOOKUP_CHUNK]))
+        out.update((r[0], r[1]) for r in conn.execute(q))
+    return out
+
+
+def _upsert_staging(conn: Connection, spec: ResourceSpec, batch_id: int, new_versions: list) -> None:
     table = staging_table(spec.platform, spec.resource)
     build = row_builder(spec.platform, spec.resource)
-    latest: dict[str, dict[str, Any]] = {}
-    for v in new_versions:  # page order = delivery order; later wins ties
-        prev = latest.get(v["record_id"])
-        if prev is not None and prev["updated_at"] > v["updated_at"]:
+    latest: dict[str, tuple[Any, ...]] = {}
+    for rid, updated, deleted, vhash, _payload, rec in new_versions:  # delivery order: later wins ties
+        prev = latest.get(rid)
+        if prev is not None and prev[1] > updated:
             continue
-        cols, issues = build(v["_rec"])
-        row = {"record_id": v["record_id"], "updated_at": v["updated_at"], "deleted": v["deleted"],
-               "landing_id": ids[(v["record_id"], v["version_hash"])], "batch_id": batch_id,
-               "issues": None if v["deleted"] else issues, **cols}
-        latest[v["record_id"]] = row
-    ins = dialect_insert(conn, table)
-    stmt = ins.on_conflict_do_update(
-        index_elements=["record_id"],
-        set_={c.name: ins.excluded[c.name] for c in table.columns if c.name != "record_id"},
-        where=ins.excluded.updated_at >= table.c.updated_at,
-    )
-    conn.execute(stmt, list(latest.values()))
+        vals, issues = build.values(rec)
+        latest[rid] = (rid, updated, deleted, vhash, batch_id, None if deleted else issues, *vals)
+    cols = ("record_id", "updated_at", "deleted", "version_hash", "batch_id", "issues", *build.columns)
+    writer(conn, table, cols, upsert_latest(table)).write(conn, latest.values())
 
 
 def _bump_batch(conn: Connection, batch_id: int, c: PageCounts) -> None:
@@ -172,7 +180,7 @@ def _bump_batch(conn: Connection, batch_id: int, c: PageCounts) -> None:
 def _advance_watermark(conn: Connection, spec: ResourceSpec, newest: datetime,
                        server_time: datetime | None) -> None:
     w = _watermark.c
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     current = conn.execute(select(w.watermark).where(w.platform == spec.platform,
                                                      w.resource == spec.resource)).first()
     if current is None:

@@ -1,16 +1,16 @@
 """Wire record → staging row, driven by the declarative staging spec.
 
-Each field kind has one converter returning ``(columns, issue)``; a value that cannot be
-understood becomes null in its column and an issue code (``field:issue``), never an
-exception — the record is still landed and quality checks decide what to do with it.
-Converters are plain functions over hashable inputs, and the expensive ones cache.
+Each field kind has one converter returning ``(values, issue)`` — one value per staging
+column the field yields. A value that cannot be understood becomes null and an issue code
+(``field:issue``), never an exception: the record is still landed and the quality checks
+decide what to do with it. Converters are plain functions; the expensive ones cache.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 from landing.normalize import (
@@ -29,13 +29,15 @@ from landing.normalize import (
 )
 from schemas.staging import STAGING, Field, StagingSpec
 
-__all__ = ["row_builder"]
+__all__ = ["RowBuilder", "row_builder"]
 
-Out = list[tuple[str, Any]]
+Conv = Callable[[Any], tuple[tuple[Any, ...], str | None]]
+_NONE1: tuple[None] = (None,)
+_NONE2: tuple[None, None] = (None, None)
 
 
-def _empty(v: Any) -> bool:  # noqa: ANN401
-    return v is None or (isinstance(v, str) and not v.strip())
+def _empty(v: Any) -> bool:
+    return v is None or v == "" or (v.__class__ is str and not v.strip())
 
 
 def _issue(code: str | None) -> str | None:
@@ -43,16 +45,16 @@ def _issue(code: str | None) -> str | None:
 
 
 @lru_cache(maxsize=1 << 20)
-def _id_card(v: str) -> tuple[str | None, str | None, str | None]:
+def _id_card(v: str) -> tuple[tuple[str | None, str | None], str | None]:
     r = normalize_id_card(v)
-    return r.value, r.cleaned, r.issue
+    return (r.value, r.cleaned), _issue(r.issue)
 
 
-def _int(v: Any) -> tuple[int | None, str | None]:  # noqa: ANN401
+def _int(v: Any) -> tuple[int | None, str | None]:
+    if v.__class__ is int:
+        return v, None
     if isinstance(v, bool):
         return None, "bad_format"
-    if isinstance(v, int):
-        return v, None
     try:
         f = float(str(v).strip())
     except ValueError:
@@ -60,7 +62,7 @@ def _int(v: Any) -> tuple[int | None, str | None]:  # noqa: ANN401
     return (int(f), None) if f.is_integer() else (None, "bad_format")
 
 
-def _decimal(v: Any) -> tuple[Decimal | None, str | None]:  # noqa: ANN401
+def _decimal(v: Any) -> tuple[Decimal | None, str | None]:
     try:
         d = Decimal(str(v).strip())
     except InvalidOperation:
@@ -68,62 +70,30 @@ def _decimal(v: Any) -> tuple[Decimal | None, str | None]:  # noqa: ANN401
     return (d, None) if d.is_finite() else (None, "bad_format")
 
 
-def _converter(f: Field) -> Callable[[Any], tuple[Out, str | None]]:  # noqa: C901, PLR0911
-    n = f.name
-    match f.kind:
-        case "id_card":
-            def conv(v: Any) -> tuple[Out, str | None]:  # noqa: ANN401
-                if _empty(v):
-                    return [(n, None), (f"{n}_cleaned", None)], None
-                value, cleaned, issue = _id_card(str(v))
-                return [(n, value), (f"{n}_cleaned", cleaned)], issue
-            return conv
-        case "masked_id":
-            def conv(v: Any) -> tuple[Out, str | None]:  # noqa: ANN401
-                if _empty(v):
-                    return [(f"{n}_prefix", None), (f"{n}_suffix", None)], None
-                p, s = masked_id_parts(str(v))
-                return [(f"{n}_prefix", p), (f"{n}_suffix", s)], None if p else "bad_format"
-            return conv
-        case "week":
-            def conv(v: Any) -> tuple[Out, str | None]:  # noqa: ANN401
-                if _empty(v):
-                    return [(n, None), (f"{n}_start", None)], None
-                monday, issue = parse_iso_week(str(v))
-                return [(n, str(v).strip()[:10] if monday else None), (f"{n}_start", monday)], _issue(issue)
-            return conv
-        case _:
-            simple = _SIMPLE[f.kind]
-            length = f.length
-
-            def conv(v: Any) -> tuple[Out, str | None]:  # noqa: ANN401
-                if _empty(v):
-                    return [(n, None)], None
-                value, issue = simple(v)
-                if isinstance(value, str) and len(value) > length and f.kind == "str":
-                    value, issue = value[:length], "truncated"
-                return [(n, value)], issue
-            return conv
+def _text(v: Any) -> tuple[str, None]:
+    return (v.strip() if v.__class__ is str else str(v).strip()), None
 
 
-def _via(fn: Callable[[Any], Any]) -> Callable[[Any], tuple[Any, str | None]]:  # noqa: ANN401
+def _via(fn: Callable[[Any], Any]) -> Callable[[Any], tuple[Any, str | None]]:
     """Adapt a normaliser returning a value (None = not understood) to (value, issue)."""
-    def conv(v: Any) -> tuple[Any, str | None]:  # noqa: ANN401
+    def conv(v: Any) -> tuple[Any, str | None]:
         out = fn(v)
         return out, None if out is not None else "bad_format"
     return conv
 
 
-def _pair(fn: Callable[[str], tuple[Any, str | None]]) -> Callable[[Any], tuple[Any, str | None]]:  # noqa: ANN401
-    def conv(v: Any) -> tuple[Any, str | None]:  # noqa: ANN401
-        value, issue = fn(v if isinstance(v, (str, int)) and not isinstance(v, bool) else str(v))
+def _pair(fn: Callable[[Any], tuple[Any, str | None]]) -> Callable[[Any], tuple[Any, str | None]]:
+    def conv(v: Any) -> tuple[Any, str | None]:
+        if v.__class__ is not str and v.__class__ is not int:
+            v = str(v)
+        value, issue = fn(v)
         return value, _issue(issue)
     return conv
 
 
 _SIMPLE: dict[str, Callable[[Any], tuple[Any, str | None]]] = {
-    "str": lambda v: (str(v).strip(), None),
-    "text": lambda v: (str(v).strip(), None),
+    "str": _text,
+    "text": _text,
     "int": _int,
     "decimal": _decimal,
     "bool": _via(parse_bool),
@@ -138,24 +108,69 @@ _SIMPLE: dict[str, Callable[[Any], tuple[Any, str | None]]] = {
 }
 
 
+def _converter(f: Field) -> Conv:
+    match f.kind:
+        case "id_card":
+            def conv(v: Any) -> tuple[tuple[Any, ...], str | None]:
+                if _empty(v):
+                    return _NONE2, None
+                return _id_card(v if v.__class__ is str else str(v))
+            return conv
+        case "masked_id":
+            def conv(v: Any) -> tuple[tuple[Any, ...], str | None]:
+                if _empty(v):
+                    return _NONE2, None
+                p, s = masked_id_parts(str(v))
+                return (p, s), None if p else "bad_format"
+            return conv
+        case "week":
+            def conv(v: Any) -> tuple[tuple[Any, ...], str | None]:
+                if _empty(v):
+                    return _NONE2, None
+                monday, issue = parse_iso_week(str(v))
+                return (str(v).strip()[:10] if monday else None, monday), _issue(issue)
+            return conv
+        case _:
+            simple = _SIMPLE[f.kind]
+            length = f.length
+            truncate = f.kind == "str"
+
+            def conv(v: Any) -> tuple[tuple[Any, ...], str | None]:
+                if _empty(v):
+                    return _NONE1, None
+                value, issue = simple(v)
+                if truncate and len(value) > length:
+                    value, issue = value[:length], "truncated"
+                return (value,), issue
+            return conv
+
+
 class RowBuilder:
-    """Builds the typed columns and the issue list of one resource's staging rows."""
+    """The typed staging values of one resource's records, in ``columns`` order."""
 
     def __init__(self, spec: StagingSpec) -> None:
         self.spec = spec
         self._fields = [(f.wire, f.name, _converter(f)) for f in spec.fields]
+        self.columns: tuple[str, ...] = tuple(c.name for f in spec.fields for c in f.columns())
+
+    def values(self, rec: dict[str, Any]) -> tuple[list[Any], str | None]:
+        out: list[Any] = []
+        issues: list[str] | None = None
+        get = rec.get
+        for wire, name, conv in self._fields:
+            vals, issue = conv(get(wire))
+            out.extend(vals)
+            if issue:
+                if issues is None:
+                    issues = []
+                issues.append(f"{name}:{issue}")
+        return out, " ".join(issues) if issues else None
 
     def __call__(self, rec: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
-        row: dict[str, Any] = {}
-        issues: list[str] = []
-        for wire, name, conv in self._fields:
-            cols, issue = conv(rec.get(wire))
-            row.update(cols)
-            if issue:
-                issues.append(f"{name}:{issue}")
-        return row, " ".join(issues) if issues else None
+        vals, issues = self.values(rec)
+        return dict(zip(self.columns, vals, strict=True)), issues
 
 
-@lru_cache(maxsize=None)
+@cache
 def row_builder(platform: str, resource: str) -> RowBuilder:
     return RowBuilder(STAGING[(platform, resource)])

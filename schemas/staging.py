@@ -7,7 +7,8 @@ Every staging table also has:
 * ``record_id`` (primary key), ``updated_at``, ``deleted`` — the winning version: the
   latest update time, on a tie the one delivered later; a tombstone keeps its row with
   ``deleted`` true so an older version delivered late cannot revive the record;
-* ``landing_id`` — the ``landing_record`` row of that version (its original payload);
+* ``version_hash`` — with the record id, the key of that version's ``landing_record``
+  row (its original payload);
 * ``issues`` — ``field:issue`` codes the normalisers raised, space-separated, or null.
 """
 
@@ -20,7 +21,7 @@ from sqlalchemy import Boolean, Column, Date, Index, Integer, Numeric, String, T
 from schemas.base import UTCDateTime, metadata
 from schemas.landing import BigId
 
-__all__ = ["Field", "StagingSpec", "STAGING", "staging_table", "catalog_items"]
+__all__ = ["STAGING", "Field", "StagingSpec", "catalog_items", "staging_table"]
 
 KINDS = {
     "str", "text", "int", "decimal", "bool", "gender", "date", "month", "week",
@@ -172,7 +173,7 @@ def _build(spec: StagingSpec) -> Table:
         Column("record_id", String(128), primary_key=True),
         Column("updated_at", UTCDateTime, nullable=False),
         Column("deleted", Boolean, nullable=False),
-        Column("landing_id", BigId, nullable=False),
+        Column("version_hash", String(32), nullable=False),
         Column("batch_id", BigId, nullable=False),
         Column("issues", Text),
     ]

@@ -315,7 +315,6 @@ class P:
         "lives_alone",
         "loc",
         "ltc",
-        "ltc_extra",
         "meal_org",
         "meals",
         "move",
@@ -1197,7 +1196,6 @@ class PersonGen:
         p.enrols.append(e)
 
     def plan_time_bank(self, p: P) -> None:
-        rng = p.rng
         start = self.support_start(p)
         centre = self.orgs.centres[p.dcode][p.town]
         e = E(self.rid(p, R_BN), TIME_BANK, start, p.end or None, centre, p.dcode, p.erid)
@@ -1209,7 +1207,6 @@ class PersonGen:
         while mon <= stop:
             p.coins.append([self.rid(p, R_TB), mon, 4])
             mon += 7
-        del rng
 
     def plan_contract(self, p: P) -> None:
         """Yearly-renewed family-doctor contract: the latest signing before the period and
@@ -1336,7 +1333,6 @@ class PersonGen:
     # ------------------------------------------------------------------ emission
 
     def emit(self, p: P) -> None:
-        rng = p.rng
         if p.is_elder:
             self.emit_ps(p)
         if p.registered:
@@ -1362,7 +1358,6 @@ class PersonGen:
             self.emit_ltc(p)
         for o in p.orders:
             self.emit_order(p, o)
-        del rng
 
     # -- common field noise -------------------------------------------------------
 
@@ -1684,7 +1679,7 @@ class PersonGen:
     # -- health ----------------------------------------------------------------------
 
     def _contract_record(
-        self, p: P, rid: str, team: str, signings: list[int], renew_stop: bool, extra_mask: int
+        self, p: P, rid: str, team: str, signings: list[int], extra_mask: int
     ) -> None:
         rng = p.rng
         if not p.protect and rng.random() < self.v.contract_empty_id_rate:
@@ -1734,18 +1729,15 @@ class PersonGen:
             d["signed_on"] = dstr(self._future(p))
             versions = [(t, dict(ov, signed_on=d["signed_on"]) if ov else ov) for t, ov in versions]
         self.put(p, R_FC, rid, d, versions, m1 | m2 | m3 | m4 | rec | extra_mask, rng)
-        del renew_stop
 
     def emit_contract(self, p: P) -> None:
-        rid, team, signings, renew_stop = p.contract
-        self._contract_record(p, rid, team, signings, renew_stop, 0)
+        rid, team, signings, _renew_stop = p.contract
+        self._contract_record(p, rid, team, signings, 0)
         if not p.protect and p.rng.random() < self.r_dup:
             teams = self.orgs.teams[p.dcode]
             team2 = teams[int(p.rng.random() * len(teams))]
             s2 = [min(s + 20 + int(p.rng.random() * 100), p.act_to) for s in signings[-1:]]
-            self._contract_record(
-                p, self.rid(p, R_FC), team2, s2, False, B["duplicate_registration"]
-            )
+            self._contract_record(p, self.rid(p, R_FC), team2, s2, B["duplicate_registration"])
 
     def emit_hms(self, p: P, h: list) -> None:
         rng = p.rng

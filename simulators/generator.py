@@ -30,13 +30,19 @@ What is guaranteed:
 
 What is *not* guaranteed:
 
-* that noise never makes clean data *look* like a breach to a hub that does not handle it
-  (e.g. an erroneous first version corrected by a late update, a tombstoned duplicate
-  lunch, a meal whose ID number is unrecoverable leaving a gap), nor that noise never hides
-  a real attribute. The truth lists the noise per record for exactly that analysis;
+* that noise never makes clean data *look* like a breach to a hub that mishandles it.
+  Measured with a reference judge (tests/test_generator.py) that normalises repairable ID
+  numbers, keeps the latest version, applies tombstones and drops records it cannot
+  identify or date: at default noise it finds every planted breach and no other, except
+  (a) meals dated in the future (``future_date``), which a hub must leave outside its
+  window, and (b) rules that read a civil-affairs elder record (time-bank, support,
+  delivery) when that record's ID number is broken and the hub does not link it by name,
+  gender, birth date and district;
 * omission findings depend on the hub's judgement window and as-of date; planted
   omission periods assume the window starts at ``period_start`` and ends at ``now``
   (completed weeks and months only).
+
+Public security is the authoritative source and carries no noise except late commits.
 """
 
 from __future__ import annotations
@@ -71,7 +77,34 @@ class NoiseConfig:
     codes. The ID kinds are exclusive (one per value), as are the name kinds.
 
     ``money_format`` gives the short ``"45"``/``"45.0"`` forms the contract allows;
-    ``late_commit`` makes a record visible up to 300 s after its update time."""
+    ``late_commit`` makes a record visible up to 300 s after its update time.
+
+    Where each kind lands:
+
+    * ``id_*``: every ID number of the civil-affairs, health and insurance records;
+      property masked IDs get only empty / lower-case x / spaces. Support enrolments
+      (centralized, home care) and time coins never get unrecoverable ID noise (bad check,
+      transposed, empty), which would fake omissions;
+    * names: elders, contracts, death certificates, insured persons, property orders;
+    * ``gender_contradicts_id`` / ``birth_contradicts_id``: elders, contracts, insured
+      persons (and the property birth year);
+    * ``retired_area_code``: district codes of elders, benefits, meals; insured ``admdvs``;
+    * ``phone_format``: elders and property orders;
+    * ``duplicate_registration``: a second elder record in another district, a second
+      contract with another team, a second insured-person record;
+    * ``impossible_date``: birth dates (elders, contracts, insured), meal, service and
+      payment dates, death-certificate issue dates; ``future_date`` (after ``now``):
+      assessment, signing, meal, service, payment and issue dates, never for persons who
+      died or moved away;
+    * ``negative_amount``: payment amounts, LTC ``amountFen``, positive meal subsidies,
+      claimed property subsidies (never deposits or prices, which rules compare);
+    * ``late_update`` (an erroneous first version corrected later), ``resend``,
+      ``tombstone`` (an erroneous copy under a new record id, withdrawn later),
+      ``tombstone_unknown``, ``late_commit``, ``money_format``: every resource except the
+      public-security residents (which only get late commits).
+
+    A person with a planted breach gets only ``late_update``, ``resend``, ``late_commit``
+    and ``money_format``."""
 
     id_legacy15: float = 0.01
     id_lower_x: float = 0.2

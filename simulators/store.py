@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
-__all__ = ["ResourceLog", "SimClock", "SimStore", "CURRENT_VIEW_RESOURCES"]
+__all__ = ["CURRENT_VIEW_RESOURCES", "ResourceLog", "SimClock", "SimStore"]
 
 #: Resources served as current state (each record once, at its latest visible version)
 #: rather than as a change log: the property platform's orders and the public-security

@@ -31,7 +31,7 @@ PG_AVAILABLE = _pg_answers()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def db_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:  # noqa: ANN001
+def db_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
     """A fresh, migrated database: an SQLite file, or a new PostgreSQL schema."""
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'hub.db'}"
@@ -60,14 +60,15 @@ def db_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:  # noqa: 
 
 
 @pytest.fixture
-def settings(db_url: str, tmp_path) -> HubSettings:  # noqa: ANN001
+def settings(db_url: str, tmp_path) -> HubSettings:
     """Settings for a test: its own HUB_HOME and database, no client-side pacing."""
     return HubSettings(home=tmp_path / "home", database_url=db_url, requests_per_second=None,
-                       export_poll_seconds=0.05, http_retries=10)
+                       export_poll_seconds=0.05, http_retries=10, commit_records=1,
+                       parallel_platforms=1)
 
 
 @pytest.fixture
-def sqlite_settings(tmp_path) -> HubSettings:  # noqa: ANN001
+def sqlite_settings(tmp_path) -> HubSettings:
     url = f"sqlite:///{tmp_path / 'hub.db'}"
     return HubSettings(home=tmp_path / "home", database_url=url, requests_per_second=None,
-                       export_poll_seconds=0.05)
+                       export_poll_seconds=0.05, commit_records=1, parallel_platforms=1)

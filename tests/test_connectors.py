@@ -3,6 +3,7 @@ auth, pagination, faults, token expiry, export download faults, prefixes."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -20,15 +21,13 @@ from simulators.runtime import connections_for
 from simulators.server import start_simulators
 from tests.world import small_world
 
-import json
-
 
 @pytest.fixture
-def serve(monkeypatch):  # noqa: ANN001, ANN201
+def serve(monkeypatch):
     """Start simulators for a store and point AIRFLOW_CONN_* at them."""
     handles = []
 
-    def _serve(store, clock, faults=None, prefix="", creds=None):  # noqa: ANN001, ANN202
+    def _serve(store, clock, faults=None, prefix="", creds=None):
         creds = creds or Credentials()
         h = start_simulators(store, clock, faults or FaultConfig.none(export_ready_after_s=0.05),
                              Credentials(), prefix=prefix)
@@ -42,18 +41,18 @@ def serve(monkeypatch):  # noqa: ANN001, ANN201
         h.stop()
 
 
-def _count(settings, platform, resource, deleted=False) -> int:  # noqa: ANN001
+def _count(settings, platform, resource, deleted=False) -> int:
     t = staging_table(platform, resource)
     with get_engine(settings).connect() as conn:
         return conn.execute(select(func.count()).select_from(t).where(t.c.deleted.is_(deleted))).scalar_one()
 
 
 @pytest.fixture
-def sqlite_only(sqlite_settings):  # noqa: ANN001, ANN201
+def sqlite_only(sqlite_settings):
     return sqlite_settings
 
 
-def test_every_platform_reads_everything_through_small_pages(serve, sqlite_only) -> None:  # noqa: ANN001
+def test_every_platform_reads_everything_through_small_pages(serve, sqlite_only) -> None:
     store, clock = small_world(30)
     serve(store, clock)
     s = sqlite_only.model_copy(update={"page_limit": 7, "property_page_size": 4})
@@ -67,7 +66,7 @@ def test_every_platform_reads_everything_through_small_pages(serve, sqlite_only)
     assert got[("civil_affairs", "benefits")].received == 0  # empty resources read cleanly
 
 
-def test_transient_faults_and_429s_never_fail_a_run(serve, sqlite_only) -> None:  # noqa: ANN001
+def test_transient_faults_and_429s_never_fail_a_run(serve, sqlite_only) -> None:
     store, clock = small_world(40)
     h = serve(store, clock, FaultConfig(rate_429=0.15, rate_5xx=0.15, rate_limit_rps=None,
                                         export_ready_after_s=0.05, retry_after_s=0, seed=7))
@@ -78,7 +77,7 @@ def test_transient_faults_and_429s_never_fail_a_run(serve, sqlite_only) -> None:
     assert h  # the faults really fired: see the rate test in test_sim_server
 
 
-def test_rate_limit_answers_are_waited_out(serve, sqlite_only) -> None:  # noqa: ANN001
+def test_rate_limit_answers_are_waited_out(serve, sqlite_only) -> None:
     store, clock = small_world(20)
     serve(store, clock, FaultConfig.none(rate_limit_rps=4, export_ready_after_s=0.05))
     s = sqlite_only.model_copy(update={"page_limit": 2, "property_page_size": 2})
@@ -87,7 +86,7 @@ def test_rate_limit_answers_are_waited_out(serve, sqlite_only) -> None:  # noqa:
     assert _count(s, "civil_affairs", "elders") == 20
 
 
-def test_token_invalidated_mid_read_is_renewed_and_the_call_repeated(serve, sqlite_only) -> None:  # noqa: ANN001
+def test_token_invalidated_mid_read_is_renewed_and_the_call_repeated(serve, sqlite_only) -> None:
     store, clock = small_world(30)
     serve(store, clock, FaultConfig.none(rate_401=0.1, token_ttl_s=0.5, seed=3))
     s = sqlite_only.model_copy(update={"page_limit": 3})
@@ -97,7 +96,7 @@ def test_token_invalidated_mid_read_is_renewed_and_the_call_repeated(serve, sqli
     assert _count(s, "medical_insurance", "insured-persons") == 30
 
 
-def test_broken_export_downloads_resume_and_failed_exports_are_requested_again(serve, sqlite_only) -> None:  # noqa: ANN001
+def test_broken_export_downloads_resume_and_failed_exports_are_requested_again(serve, sqlite_only) -> None:
     store, clock = small_world(300)
     serve(store, clock, FaultConfig.none(export_ready_after_s=0.05, export_truncate_rate=0.6,
                                          export_fail_rate=0.4, seed=11))
@@ -108,13 +107,13 @@ def test_broken_export_downloads_resume_and_failed_exports_are_requested_again(s
     assert not list((s.home / "downloads").glob("*.part"))  # downloads cleaned up
 
 
-def test_expired_cursor_restarts_from_the_watermark(serve, sqlite_only, monkeypatch) -> None:  # noqa: ANN001
+def test_expired_cursor_restarts_from_the_watermark(serve, sqlite_only, monkeypatch) -> None:
     store, clock = small_world(30)
     serve(store, clock, FaultConfig.none(cursor_ttl_s=0.2))
     real = ingest_mod.land_page
     calls = {"n": 0}
 
-    def slow_first(*a, **kw):  # noqa: ANN002, ANN003, ANN202
+    def slow_first(*a, **kw):
         calls["n"] += 1
         if calls["n"] == 2:
             import time
@@ -132,7 +131,7 @@ def test_expired_cursor_restarts_from_the_watermark(serve, sqlite_only, monkeypa
     assert _count(s, "civil_affairs", "elders") == 30
 
 
-def test_path_prefix_in_the_connection_host_is_honoured_and_signed(serve, sqlite_only) -> None:  # noqa: ANN001
+def test_path_prefix_in_the_connection_host_is_honoured_and_signed(serve, sqlite_only) -> None:
     store, clock = small_world(5)
     h = serve(store, clock, prefix="/gateway/v2")
     assert all(u.endswith("/gateway/v2") for u in h.urls.values())
@@ -141,12 +140,12 @@ def test_path_prefix_in_the_connection_host_is_honoured_and_signed(serve, sqlite
     assert _count(sqlite_only, "public_security", "residents") == 5
 
 
-def test_wrong_secret_fails_that_platform_clearly_and_spares_the_others(serve, sqlite_only, monkeypatch) -> None:  # noqa: ANN001
+def test_wrong_secret_fails_that_platform_clearly_and_spares_the_others(serve, sqlite_only, monkeypatch) -> None:
     store, clock = small_world(5)
     h = serve(store, clock)
     bad = connections_for(h.urls, Credentials())["civil_affairs"] | {"password": "wrong"}
     monkeypatch.setenv("AIRFLOW_CONN_CIVIL_AFFAIRS", json.dumps(bad))
-    result = ingest_all(settings=sqlite_only)
+    result = ingest_all(settings=sqlite_only.model_copy(update={"parallel_platforms": 5}))
     assert result.status == "partial"
     failed = [b for b in result.batches if b.status == "failed"]
     assert {b.platform for b in failed} == {"civil_affairs"}
@@ -155,7 +154,7 @@ def test_wrong_secret_fails_that_platform_clearly_and_spares_the_others(serve, s
     assert _count(sqlite_only, "medical_insurance", "insured-persons") == 5
 
 
-def test_missing_connection_says_which_variable_to_set(monkeypatch) -> None:  # noqa: ANN001
+def test_missing_connection_says_which_variable_to_set(monkeypatch) -> None:
     monkeypatch.delenv("AIRFLOW_CONN_HEALTH", raising=False)
     with pytest.raises(ConnectionNotConfigured, match="AIRFLOW_CONN_HEALTH"):
         get_connection("health")
@@ -169,13 +168,13 @@ def test_missing_connection_says_which_variable_to_set(monkeypatch) -> None:  # 
     ('{"host":"https://gw.example/gateway/","password":"k"}', "https://gw.example/gateway", None, "k"),
     ("http://hub:s%2Fcret@127.0.0.1:8104/prefix", "http://127.0.0.1:8104/prefix", "hub", "s/cret"),
 ])
-def test_connection_forms(value: str, base: str, login, password) -> None:  # noqa: ANN001
+def test_connection_forms(value: str, base: str, login, password) -> None:
     c = parse_connection("x", value)
     assert (c.base_url, c.login, c.password) == (base, login, password)
     assert password not in repr(c) if password else True
 
 
-def test_overlap_reads_behind_the_watermark(serve, sqlite_only) -> None:  # noqa: ANN001
+def test_overlap_reads_behind_the_watermark(serve, sqlite_only) -> None:
     store, clock = small_world(20)  # records one minute apart
     serve(store, clock)
     first = ingest_all(["civil_affairs"], settings=sqlite_only)

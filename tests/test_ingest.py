@@ -25,10 +25,10 @@ from tests.world import T0, civil_elder, id_number, mi_person, order, put, resid
 
 
 @pytest.fixture
-def serve(monkeypatch):  # noqa: ANN001, ANN201
+def serve(monkeypatch):
     handles = []
 
-    def _serve(store, clock, faults=None):  # noqa: ANN001, ANN202
+    def _serve(store, clock, faults=None):
         h = start_simulators(store, clock, faults or FaultConfig.none(export_ready_after_s=0.02))
         handles.append(h)
         for platform, conn in connections_for(h.urls, Credentials()).items():
@@ -40,7 +40,7 @@ def serve(monkeypatch):  # noqa: ANN001, ANN201
         h.stop()
 
 
-def rows(settings, platform, resource, **where):  # noqa: ANN001, ANN003, ANN201
+def rows(settings, platform, resource, **where):
     t = staging_table(platform, resource)
     q = select(t).order_by(t.c.record_id)
     for k, v in where.items():
@@ -49,12 +49,12 @@ def rows(settings, platform, resource, **where):  # noqa: ANN001, ANN003, ANN201
         return {r.record_id: r for r in conn.execute(q)}
 
 
-def count(settings, table) -> int:  # noqa: ANN001
+def count(settings, table) -> int:
     with get_engine(settings).connect() as conn:
         return conn.execute(select(func.count()).select_from(table)).scalar_one()
 
 
-def test_staging_holds_normalised_typed_values(serve, settings) -> None:  # noqa: ANN001
+def test_staging_holds_normalised_typed_values(serve, settings) -> None:
     store = SimStore()
     t = T0
     valid = id_number("370282", "19520304", 123)  # a retired area code inside the number is fine
@@ -111,7 +111,7 @@ def test_staging_holds_normalised_typed_values(serve, settings) -> None:  # noqa
     assert orjson.loads(payload)["name"] == "陳 小明"
 
 
-def test_rerun_lands_nothing_twice(serve, settings) -> None:  # noqa: ANN001
+def test_rerun_lands_nothing_twice(serve, settings) -> None:
     store, clock = small_world(25)
     serve(store, clock)
     first = ingest_all(settings=settings)
@@ -128,7 +128,7 @@ def test_rerun_lands_nothing_twice(serve, settings) -> None:  # noqa: ANN001
             assert b.received == b.landed_new + b.landed_duplicate + b.rejected + b.tombstones
 
 
-def test_incremental_reads_pick_up_new_versions_and_tombstones(serve, settings) -> None:  # noqa: ANN001
+def test_incremental_reads_pick_up_new_versions_and_tombstones(serve, settings) -> None:
     store = SimStore()
     later = T0 + timedelta(days=2)
     for i in range(10):
@@ -183,7 +183,7 @@ def _late_commit_world() -> tuple[SimStore, SimClock]:
 
 
 @pytest.mark.parametrize("overlap, expect_found", [(300, True), (0, False)])
-def test_overlap_catches_records_committed_late(serve, settings, overlap, expect_found) -> None:  # noqa: ANN001
+def test_overlap_catches_records_committed_late(serve, settings, overlap, expect_found) -> None:
     """With the contract's overlap the late commit lands; without it, it is lost — the
     control case shows the test can tell the difference."""
     store, clock = _late_commit_world()
@@ -200,14 +200,14 @@ class Crash(Exception):
     pass
 
 
-def test_interrupted_run_resumes_without_loss_or_doubles(serve, settings, monkeypatch, tmp_path) -> None:  # noqa: ANN001
+def test_interrupted_run_resumes_without_loss_or_doubles(serve, settings, monkeypatch, tmp_path) -> None:
     store, clock = small_world(60)
     serve(store, clock)
     s = settings.model_copy(update={"page_limit": 7, "property_page_size": 7, "parallel_platforms": 1})
     real = ingest_mod.land_page
     calls = {"n": 0}
 
-    def crash_on_fifth(*a, **kw):  # noqa: ANN002, ANN003, ANN202
+    def crash_on_fifth(*a, **kw):
         calls["n"] += 1
         if calls["n"] == 5:
             raise Crash("killed mid-read")
@@ -226,7 +226,7 @@ def test_interrupted_run_resumes_without_loss_or_doubles(serve, settings, monkey
         assert len(rows(s, *key)) == 60, key
 
 
-def test_unkeyable_records_are_rejected_with_reasons_and_counted(serve, settings) -> None:  # noqa: ANN001
+def test_unkeyable_records_are_rejected_with_reasons_and_counted(serve, settings) -> None:
     store = SimStore()
     good = civil_elder("E001", T0)
     no_id = civil_elder("X", T0)
@@ -247,7 +247,7 @@ def test_unkeyable_records_are_rejected_with_reasons_and_counted(serve, settings
     assert any("not a JSON object" in r for r in reasons)
 
 
-def test_latest_version_wins_ties_go_to_the_later_delivery_and_tombstones_stick(serve, settings) -> None:  # noqa: ANN001
+def test_latest_version_wins_ties_go_to_the_later_delivery_and_tombstones_stick(serve, settings) -> None:
     store = SimStore()
     t1, t2 = T0, T0 + timedelta(minutes=1)
     put(store, "civil_affairs", "elders", "record_id", civil_elder("E1", t1, name="甲"), t1)
@@ -268,7 +268,7 @@ def test_latest_version_wins_ties_go_to_the_later_delivery_and_tombstones_stick(
     assert elders["E2"].deleted
 
 
-def test_generated_world_lands_completely_under_default_faults(serve, settings) -> None:  # noqa: ANN001
+def test_generated_world_lands_completely_under_default_faults(serve, settings) -> None:
     """Every version each platform serves is landed exactly once (or rejected, with a
     reason) and every record id ends in staging — checked against the store itself."""
     import hashlib
@@ -280,7 +280,9 @@ def test_generated_world_lands_completely_under_default_faults(serve, settings) 
     clock = SimClock(config.now)
     serve(store, clock, FaultConfig(rate_limit_rps=None, retry_after_s=0, export_ready_after_s=0.05,
                                     export_truncate_rate=0.3, seed=5))
-    result = ingest_all(settings=settings.model_copy(update={"page_limit": 200, "property_page_size": 100}))
+    result = ingest_all(settings=settings.model_copy(update={"page_limit": 200, "property_page_size": 100,
+                                                            "commit_records": 1500,
+                                                            "parallel_platforms": 5}))
     assert result.status == "success", [b.error for b in result.batches if b.error]
     engine = get_engine(settings)
     with engine.connect() as conn:

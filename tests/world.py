@@ -34,7 +34,7 @@ def ps_time(t: datetime) -> str:
     return t.astimezone(SH).strftime("%Y%m%d%H%M%S")
 
 
-def civil_elder(rid: str, t: datetime, *, deleted: bool = False, **over) -> dict:  # noqa: ANN003
+def civil_elder(rid: str, t: datetime, *, deleted: bool = False, **over) -> dict:
     rec = {"record_id": rid, "updated_at": iso(t), "deleted": deleted,
            "id_card_no": id_number("370202", "19500101", int(rid[-3:]) if rid[-3:].isdigit() else 1),
            "name": "张三", "gender": "男", "birth_date": "1950-01-01", "district_code": "370202",
@@ -45,7 +45,7 @@ def civil_elder(rid: str, t: datetime, *, deleted: bool = False, **over) -> dict
     return rec
 
 
-def mi_person(rid: str, t: datetime, *, withdrawn: bool = False, **over) -> dict:  # noqa: ANN003
+def mi_person(rid: str, t: datetime, *, withdrawn: bool = False, **over) -> dict:
     rec = {"recordId": rid, "updtTime": iso(t), "valiFlag": "0" if withdrawn else "1",
            "certno": id_number("370203", "19480312", 21), "psnName": "李四", "gend": "1",
            "brdy": "19480312", "insutype": "390", "admdvs": "370203"}
@@ -53,7 +53,7 @@ def mi_person(rid: str, t: datetime, *, withdrawn: bool = False, **over) -> dict
     return rec
 
 
-def resident(rid: str, t: datetime, **over) -> dict:  # noqa: ANN003
+def resident(rid: str, t: datetime, **over) -> dict:
     rec = {"rid": rid, "sfzh": id_number("370212", "19400228", 32), "xm": "王五", "xb": "1",
            "csrq": "19400228", "mz": "01", "hjdz": "青岛市崂山区", "xzqh": "370212", "hkzt": "0",
            "swrq": "", "gxsj": ps_time(t)}
@@ -61,7 +61,7 @@ def resident(rid: str, t: datetime, **over) -> dict:  # noqa: ANN003
     return rec
 
 
-def order(oid: str, t: datetime, *, void: bool = False, **over) -> dict:  # noqa: ANN003
+def order(oid: str, t: datetime, *, void: bool = False, **over) -> dict:
     rec = {"order_id": oid, "company_credit_code": "91370202MA3C000001", "company_name": "青岛物业",
            "community_name": "海韵小区", "building": "3", "room": "101", "resident_name": "赵六",
            "resident_phone": "+86 138-0000-1111", "resident_id_masked": "370202********0011",

@@ -1,13 +1,13 @@
 """landing and staging
 
 Revision ID: 0001
-Revises: 
-Create Date: 2026-11-24 22:50:42.194095
+Revises:
+Create Date: 2026-11-24 23:31:20.861840
 """
-from alembic import op
 import sqlalchemy as sa
-import schemas.base
+from alembic import op
 
+import schemas.base
 
 revision = '0001'
 down_revision = None
@@ -101,7 +101,7 @@ def upgrade() -> None:
     sa.Column('record_id', sa.String(length=128), nullable=False),
     sa.Column('updated_at', schemas.base.UTCDateTime(), nullable=False),
     sa.Column('deleted', sa.Boolean(), nullable=False),
-    sa.Column('landing_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('version_hash', sa.String(length=32), nullable=False),
     sa.Column('batch_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('issues', sa.Text(), nullable=True),
     sa.Column('elder_record_id', sa.String(length=128), nullable=True),
@@ -124,7 +124,7 @@ def upgrade() -> None:
     sa.Column('record_id', sa.String(length=128), nullable=False),
     sa.Column('updated_at', schemas.base.UTCDateTime(), nullable=False),
     sa.Column('deleted', sa.Boolean(), nullable=False),
-    sa.Column('landing_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('version_hash', sa.String(length=32), nullable=False),
     sa.Column('batch_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('issues', sa.Text(), nullable=True),
     sa.Column('card_no', sa.String(length=64), nullable=True),
@@ -143,7 +143,7 @@ def upgrade() -> None:
     sa.Column('record_id', sa.String(length=128), nullable=False),
     sa.Column('updated_at', schemas.base.UTCDateTime(), nullable=False),
     sa.Column('deleted', sa.Boolean(), nullable=False),
-    sa.Column('landing_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('version_hash', sa.String(length=32), nullable=False),
     sa.Column('batch_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('issues', sa.Text(), nullable=True),
     sa.Column('id_card_no', sa.String(length=18), nullable=True),
@@ -172,7 +172,7 @@ def upgrade() -> None:
     sa.Column('record_id', sa.String(length=128), nullable=False),
     sa.Column('updated_at', schemas.base.UTCDateTime(), nullable=False),
     sa.Column('deleted', sa.Boolean(), nullable=False),
-    sa.Column('landing_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('version_hash', sa.String(length=32), nullable=False),
     sa.Column('batch_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('issues', sa.Text(), nullable=True),
     sa.Column('id_card_no', sa.String(length=18), nullable=True),
@@ -194,7 +194,7 @@ def upgrade() -> None:
     sa.Column('record_id', sa.String(length=128), nullable=False),
     sa.Column('updated_at', schemas.base.UTCDateTime(), nullable=False),
     sa.Column('deleted', sa.Boolean(), nullable=False),
-    sa.Column('landing_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('version_hash', sa.String(length=32), nullable=False),
     sa.Column('batch_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('issues', sa.Text(), nullable=True),
     sa.Column('id_card_no', sa.String(length=18), nullable=True),
@@ -213,7 +213,7 @@ def upgrade() -> None:
     sa.Column('record_id', sa.String(length=128), nullable=False),
     sa.Column('updated_at', schemas.base.UTCDateTime(), nullable=False),
     sa.Column('deleted', sa.Boolean(), nullable=False),
-    sa.Column('landing_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('version_hash', sa.String(length=32), nullable=False),
     sa.Column('batch_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('issues', sa.Text(), nullable=True),
     sa.Column('id_card_no', sa.String(length=18), nullable=True),
@@ -230,7 +230,7 @@ def upgrade() -> None:
     sa.Column('record_id', sa.String(length=128), nullable=False),
     sa.Column('updated_at', schemas.base.UTCDateTime(), nullable=False),
     sa.Column('deleted', sa.Boolean(), nullable=False),
-    sa.Column('landing_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('version_hash', sa.String(length=32), nullable=False),
     sa.Column('batch_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('issues', sa.Text(), nullable=True),
     sa.Column('id_card_no', sa.String(length=18), nullable=True),
@@ -247,7 +247,7 @@ def upgrade() -> None:
     sa.Column('record_id', sa.String(length=128), nullable=False),
     sa.Column('updated_at', schemas.base.UTCDateTime(), nullable=False),
     sa.Column('deleted', sa.Boolean(), nullable=False),
-    sa.Column('landing_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('version_hash', sa.String(length=32), nullable=False),
     sa.Column('batch_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('issues', sa.Text(), nullable=True),
     sa.Column('id_card_no', sa.String(length=18), nullable=True),
@@ -268,7 +268,7 @@ def upgrade() -> None:
     sa.Column('record_id', sa.String(length=128), nullable=False),
     sa.Column('updated_at', schemas.base.UTCDateTime(), nullable=False),
     sa.Column('deleted', sa.Boolean(), nullable=False),
-    sa.Column('landing_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('version_hash', sa.String(length=32), nullable=False),
     sa.Column('batch_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('issues', sa.Text(), nullable=True),
     sa.Column('id_card_no', sa.String(length=18), nullable=True),
@@ -285,7 +285,7 @@ def upgrade() -> None:
     sa.Column('record_id', sa.String(length=128), nullable=False),
     sa.Column('updated_at', schemas.base.UTCDateTime(), nullable=False),
     sa.Column('deleted', sa.Boolean(), nullable=False),
-    sa.Column('landing_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('version_hash', sa.String(length=32), nullable=False),
     sa.Column('batch_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('issues', sa.Text(), nullable=True),
     sa.Column('id_card_no', sa.String(length=18), nullable=True),
@@ -304,7 +304,7 @@ def upgrade() -> None:
     sa.Column('record_id', sa.String(length=128), nullable=False),
     sa.Column('updated_at', schemas.base.UTCDateTime(), nullable=False),
     sa.Column('deleted', sa.Boolean(), nullable=False),
-    sa.Column('landing_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('version_hash', sa.String(length=32), nullable=False),
     sa.Column('batch_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('issues', sa.Text(), nullable=True),
     sa.Column('id_card_no', sa.String(length=18), nullable=True),
@@ -324,7 +324,7 @@ def upgrade() -> None:
     sa.Column('record_id', sa.String(length=128), nullable=False),
     sa.Column('updated_at', schemas.base.UTCDateTime(), nullable=False),
     sa.Column('deleted', sa.Boolean(), nullable=False),
-    sa.Column('landing_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('version_hash', sa.String(length=32), nullable=False),
     sa.Column('batch_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('issues', sa.Text(), nullable=True),
     sa.Column('id_card_no', sa.String(length=18), nullable=True),
@@ -352,7 +352,7 @@ def upgrade() -> None:
     sa.Column('record_id', sa.String(length=128), nullable=False),
     sa.Column('updated_at', schemas.base.UTCDateTime(), nullable=False),
     sa.Column('deleted', sa.Boolean(), nullable=False),
-    sa.Column('landing_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('version_hash', sa.String(length=32), nullable=False),
     sa.Column('batch_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('issues', sa.Text(), nullable=True),
     sa.Column('company_credit_code', sa.String(length=32), nullable=True),
@@ -380,7 +380,7 @@ def upgrade() -> None:
     sa.Column('record_id', sa.String(length=128), nullable=False),
     sa.Column('updated_at', schemas.base.UTCDateTime(), nullable=False),
     sa.Column('deleted', sa.Boolean(), nullable=False),
-    sa.Column('landing_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('version_hash', sa.String(length=32), nullable=False),
     sa.Column('batch_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('issues', sa.Text(), nullable=True),
     sa.Column('id_card_no', sa.String(length=18), nullable=True),
