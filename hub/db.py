@@ -54,7 +54,11 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=5)
+    # No server-side prepared statements: psycopg prepares a query after five runs, and
+    # the generic plan of the landing lookup (record_id = ANY(…)) scans the whole table
+    # while the table is growing faster than its statistics.
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=5,
+                         connect_args={"prepare_threshold": None})
 
 
 def upgrade(engine: Engine) -> None:
