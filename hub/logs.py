@@ -1,7 +1,7 @@
 """Logging set-up for the command line: one line per event, libraries kept quiet.
 
-Records, ID numbers, names and phones are never logged; see ``hub.masking`` for the
-masked forms used where a message must point at a person.
+Records, ID numbers, names and phones are never logged: messages carry counts, record
+ids and reasons only.
 """
 
 from __future__ import annotations

@@ -184,3 +184,42 @@ def test_overlap_reads_behind_the_watermark(serve, sqlite_only) -> None:
     assert a.landed_new == 20 and b.landed_new == 0
     assert b.landed_duplicate == 6  # newest record and the five minutes before it, inclusive
     assert timedelta(seconds=sqlite_only.overlap_seconds) == timedelta(minutes=5)
+
+
+def test_property_orders_modified_mid_read_shift_pages_but_none_is_skipped(serve, sqlite_only, monkeypatch) -> None:  # noqa: ANN001
+    """Pages are computed per request: when an order changes during the read it moves to
+    the end and every later order moves one place up. Walking page numbers would skip
+    O0005 here; the connector's keyset walk does not."""
+    import orjson
+
+    from simulators.store import SimClock, SimStore
+    from tests.world import T0, order, put
+
+    store = SimStore()
+    for i in range(20):
+        t = T0 + timedelta(minutes=i)
+        put(store, "property_mgmt", "service-orders", "order_id", order(f"O{i:04d}", t), t)
+    changed = T0 + timedelta(hours=2)
+    put(store, "property_mgmt", "service-orders", "order_id", order("O0003", changed, price="50"), changed)
+    store.catalogs["91370202MA3C000001"] = orjson.dumps({"company_credit_code": "91370202MA3C000001", "items": []})
+    store.finalize()
+    clock = SimClock(T0 + timedelta(hours=1))
+    serve(store, clock)
+    real = ingest_mod.land_page
+    seen_pages = []
+
+    def advance_after_first_page(*a, **kw):  # noqa: ANN002, ANN003, ANN202
+        seen_pages.append([r["order_id"] for r in a[3].records])
+        if len(seen_pages) == 1:
+            clock.advance(7200)  # O0003 is modified while the read is under way
+        return real(*a, **kw)
+
+    monkeypatch.setattr(ingest_mod, "land_page", advance_after_first_page)
+    s = sqlite_only.model_copy(update={"property_page_size": 5})
+    ingest_all(["property_mgmt"], settings=s)
+    got = {oid for page in seen_pages for oid in page}
+    assert got == {f"O{i:04d}" for i in range(20)}
+    t = staging_table("property_mgmt", "service-orders")
+    with get_engine(s).connect() as conn:
+        price = conn.execute(select(t.c.price).where(t.c.record_id == "O0003")).scalar_one()
+    assert str(price) == "50.00"
