@@ -53,7 +53,11 @@ class Writer:
         return out
 
     def write(self, conn: Connection, rows: Iterable[Sequence[Any]]) -> None:
-        prepared = self.prepare(rows)
+        self.write_prepared(conn, self.prepare(rows))
+
+    def write_prepared(self, conn: Connection, prepared: list[tuple[Any, ...]]) -> None:
+        """Write rows already converted by :meth:`prepare` (so that the conversion can run
+        before a transaction takes the database's write lock)."""
         if not prepared:
             return
         if conn.dialect.name == "postgresql":
@@ -82,8 +86,9 @@ def _cached(dialect_name: str, dialect: Dialect, table: Table, columns: tuple[st
     return Writer(dialect, table, columns, conflict)
 
 
-def writer(conn: Connection, table: Table, columns: Sequence[str], conflict: str = "") -> Writer:
-    return _cached(conn.dialect.name, conn.dialect, table, tuple(columns), conflict)
+def writer(conn: Connection | Dialect, table: Table, columns: Sequence[str], conflict: str = "") -> Writer:
+    dialect = conn if isinstance(conn, Dialect) else conn.dialect
+    return _cached(dialect.name, dialect, table, tuple(columns), conflict)
 
 
 def upsert_latest(table: Table, key: str = "record_id") -> str:

@@ -106,21 +106,42 @@ def land_page(engine: Engine, spec: ResourceSpec, batch_id: int, page: Page,
         counts.reject_reasons[r["reason"]] = counts.reject_reasons.get(r["reason"], 0) + 1
     counts.tombstones = sum(1 for v in versions if v[2])
 
+    # Everything per record happens before the transaction: on SQLite the transaction
+    # holds the one write lock that every platform's process waits for.
+    dialect = engine.dialect
+    table = staging_table(spec.platform, spec.resource)
+    build = row_builder(spec.platform, spec.resource)
+    stg_cols = ("record_id", "updated_at", "deleted", "version_hash", "batch_id", "issues", *build.columns)
+    land_w = writer(dialect, _landing, _LANDING_COLS, _LANDING_CONFLICT)
+    stg_w = writer(dialect, table, stg_cols, upsert_latest(table))
+    land_rows = land_w.prepare((spec.platform, spec.resource, rid, upd, dele, h, batch_id, payload)
+                               for rid, upd, dele, h, payload, _rec in versions)
+    stg_rows = []
+    for rid, upd, dele, h, _payload, rec in versions:
+        vals, issues = build.values(rec)
+        stg_rows.append((rid, upd, dele, h, batch_id, None if dele else issues, *vals))
+    stg_rows = stg_w.prepare(stg_rows)
+
     with engine.begin() as conn:
         known = _landed_versions(conn, spec, {v[0] for v in versions})
-        new_versions = []
-        for v in versions:  # a copy already landed, or seen earlier in this page, is a duplicate
+        new_idx = []
+        for i, v in enumerate(versions):  # a copy already landed, or seen earlier here, is a duplicate
             key = (v[0], v[3])
             if key not in known:
                 known.add(key)
-                new_versions.append(v)
-        counts.landed_new = sum(1 for v in new_versions if not v[2])
+                new_idx.append(i)
+        counts.landed_new = sum(1 for i in new_idx if not versions[i][2])
         counts.landed_duplicate = len(versions) - counts.tombstones - counts.landed_new
-        if new_versions:
-            writer(conn, _landing, _LANDING_COLS, _LANDING_CONFLICT).write(
-                conn, [(spec.platform, spec.resource, rid, upd, dele, h, batch_id, payload)
-                       for rid, upd, dele, h, payload, _rec in new_versions])
-            _upsert_staging(conn, spec, batch_id, new_versions)
+        if new_idx:
+            land_w.write_prepared(conn, [land_rows[i] for i in new_idx])
+            # One staging row per record: the latest new version, on a tie the later one.
+            latest: dict[str, int] = {}
+            for i in new_idx:
+                rid, upd = versions[i][0], versions[i][1]
+                prev = latest.get(rid)
+                if prev is None or versions[prev][1] <= upd:
+                    latest[rid] = i
+            stg_w.write_prepared(conn, [stg_rows[i] for i in latest.values()])
         if rejects:
             conn.execute(_reject.insert(), rejects)
         _bump_batch(conn, batch_id, counts)
@@ -153,20 +174,6 @@ def _landed_versions(conn: Connection, spec: ResourceSpec, record_ids: set[str])
             c.platform == spec.platform, c.resource == spec.resource, c.record_id.in_(ids[i:i + _LOOKUP_CHUNK]))
         out.update((r[0], r[1]) for r in conn.execute(q))
     return out
-
-
-def _upsert_staging(conn: Connection, spec: ResourceSpec, batch_id: int, new_versions: list) -> None:
-    table = staging_table(spec.platform, spec.resource)
-    build = row_builder(spec.platform, spec.resource)
-    latest: dict[str, tuple[Any, ...]] = {}
-    for rid, updated, deleted, vhash, _payload, rec in new_versions:  # delivery order: later wins ties
-        prev = latest.get(rid)
-        if prev is not None and prev[1] > updated:
-            continue
-        vals, issues = build.values(rec)
-        latest[rid] = (rid, updated, deleted, vhash, batch_id, None if deleted else issues, *vals)
-    cols = ("record_id", "updated_at", "deleted", "version_hash", "batch_id", "issues", *build.columns)
-    writer(conn, table, cols, upsert_latest(table)).write(conn, latest.values())
 
 
 def _bump_batch(conn: Connection, batch_id: int, c: PageCounts) -> None:
