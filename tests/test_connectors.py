@@ -223,3 +223,16 @@ def test_property_orders_modified_mid_read_shift_pages_but_none_is_skipped(serve
     with get_engine(s).connect() as conn:
         price = conn.execute(select(t.c.price).where(t.c.record_id == "O0003")).scalar_one()
     assert str(price) == "50.00"
+
+
+@pytest.mark.parametrize("platform", ["public_security", "property_mgmt", "health"])
+def test_refused_credentials_of_each_auth_scheme_fail_with_a_hint(serve, sqlite_only, monkeypatch, platform) -> None:  # noqa: ANN001
+    store, clock = small_world(3)
+    h = serve(store, clock)
+    bad = connections_for(h.urls, Credentials())[platform] | {"password": "not-the-secret"}
+    monkeypatch.setenv(f"AIRFLOW_CONN_{platform.upper()}", json.dumps(bad))
+    result = ingest_all([platform], settings=sqlite_only)
+    assert result.status == "failed"
+    for b in result.batches:
+        assert b.status == "failed" and "401" in b.error and "login/password" in b.error
+        assert "not-the-secret" not in b.error

@@ -1026,7 +1026,7 @@ def judge(cfg: GeneratorConfig, store, truth) -> set[tuple[str, str, str]]:
         if price is None or price != float(b["price"]):
             found.add(("PRICE_NOT_AS_PUBLISHED", person.person_key, b["service_date"]))
     # overlapping enrolments
-    for (idn, prog), items in held.items():
+    for (idn, _prog), items in held.items():
         overl = set()
         for i in range(len(items)):
             for j in range(i + 1, len(items)):
