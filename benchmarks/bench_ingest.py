@@ -21,6 +21,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -44,6 +45,41 @@ def child(db_url: str, home: str, rps: str) -> None:
                       "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                       "batches": [{"platform": b.platform, "resource": b.resource, "received": b.received,
                                    "status": b.status, "error": b.error} for b in result.batches]}))
+
+
+def _tree_rss_mb(root: int) -> float:
+    """Resident memory of ``root`` and all its descendants (the worker processes too)."""
+    parents: dict[int, int] = {}
+    rss: dict[int, int] = {}
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            stat = (d / "stat").read_text()
+            status = (d / "status").read_text()
+        except OSError:
+            continue
+        parents[int(d.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+        for line in status.splitlines():
+            if line.startswith("VmRSS:"):
+                rss[int(d.name)] = int(line.split()[1])
+    tree, frontier = {root}, [root]
+    while frontier:
+        p = frontier.pop()
+        kids = [c for c, pp in parents.items() if pp == p and c not in tree]
+        tree.update(kids)
+        frontier.extend(kids)
+    return sum(rss.get(p, 0) for p in tree) / 1024
+
+
+class PeakSampler(threading.Thread):
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.peak, self.stop = pid, 0.0, threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.wait(0.5):
+            self.peak = max(self.peak, _tree_rss_mb(self.pid))
 
 
 def start_simulators(elders: int, seed: int, rate_limit: bool) -> tuple[subprocess.Popen, dict, float]:
@@ -126,13 +162,17 @@ def main() -> None:
             else:
                 url, schema = pg_schema_url()
             rps = "20" if args.rate_limit else "0"
-            out = subprocess.run([sys.executable, __file__, "--child", url, home, rps], env=env, cwd=REPO,
-                                 stdout=subprocess.PIPE, text=True)
+            proc = subprocess.Popen([sys.executable, __file__, "--child", url, home, rps], env=env, cwd=REPO,
+                                    stdout=subprocess.PIPE, text=True)
+            sampler = PeakSampler(proc.pid)
+            sampler.start()
+            stdout, _ = proc.communicate()
+            sampler.stop.set()
             if schema:
                 drop_pg_schema(schema)
-            res = json.loads(out.stdout.strip().splitlines()[-1])
+            res = json.loads(stdout.strip().splitlines()[-1])
             line = (f"{db:10} elders {args.elders:>9,}  records {res['received']:>11,}  wall {res['wall']:7.1f}s  "
-                    f"{res['received'] / res['wall']:>9,.0f} rec/s  peak RSS {res['maxrss_mb']:,.0f} MB  "
+                    f"{res['received'] / res['wall']:>9,.0f} rec/s  peak RSS {sampler.peak:,.0f} MB (all hub processes)  "
                     f"[{res['status']}]")
             if args.rate_limit:
                 bound = rate_bound(res["batches"])

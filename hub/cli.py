@@ -71,7 +71,8 @@ def _summary(result) -> None:
 @click.option("--noise-scale", default=1.0, show_default=True, help="multiply every noise rate")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--base-port", default=8101, show_default=True,
-              help="civil_affairs on this port, then health, medical_insurance, public_security, property_mgmt")
+              help="civil_affairs on this port, then health, medical_insurance, public_security, "
+                   "property_mgmt (0: free ports, announced on start)")
 @click.option("--faults/--no-faults", default=True, show_default=True, help="transient 429/5xx at contract rates")
 @click.option("--rate-limit/--no-rate-limit", default=True, show_default=True, help="20 requests/s per client")
 @click.option("--prefix", default="", help="path prefix before every route, e.g. /gateway")
@@ -87,7 +88,8 @@ def simulate(elders: int, seed: int, noise_scale: float, host: str, base_port: i
     if truth_out:
         truth.write(truth_out)
         _say(f"ground truth written to {truth_out}")
-    ports = {p: base_port + i for i, p in enumerate(PLATFORMS)}
+    # --base-port 0: a free ephemeral port for every platform
+    ports = {p: (base_port + i if base_port else 0) for i, p in enumerate(PLATFORMS)}
     serve(store, clock, host=host, ports=ports, prefix=prefix, faults=faults, rate_limit=rate_limit,
           ready_file=ready_file, announce=_say)
 
