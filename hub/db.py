@@ -73,6 +73,31 @@ def upgrade(engine: Engine) -> None:
         command.upgrade(cfg, "head")
 
 
+def checkpoint_if_large(engine: Engine, limit_bytes: int) -> bool:
+    """SQLite: when the write-ahead log has grown past ``limit_bytes``, copy it into the
+    database and truncate it. Several processes landing at once always keep one
+    transaction open, so SQLite's automatic (passive) checkpoints never get to reset
+    the log, and it would grow until the disk is full. Returns whether it ran."""
+    if engine.dialect.name != "sqlite":
+        return False
+    db = engine.url.database
+    if not db or db == ":memory:":
+        return False
+    try:
+        size = Path(db + "-wal").stat().st_size
+    except FileNotFoundError:
+        return False
+    if size <= limit_bytes:
+        return False
+    raw = engine.raw_connection()
+    try:  # autocommit connection (isolation_level None): the checkpoint runs outside a transaction
+        raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        raw.close()
+    log.info("SQLite write-ahead log was %.0f MB; checkpointed and truncated", size / 2**20)
+    return True
+
+
 def get_engine(settings: HubSettings | None = None) -> Engine:
     """The engine for the configured database, migrated to the newest schema."""
     settings = settings or get_settings()

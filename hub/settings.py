@@ -37,6 +37,8 @@ class HubSettings(BaseSettings):
     # Pages are landed together until this many records, one transaction each: fewer
     # commits, and a crash loses at most this much work (never data: it is read again).
     commit_records: int = 10_000
+    # SQLite only: checkpoint and truncate the write-ahead log when it grows past this.
+    sqlite_wal_limit_mb: int = 256
     # Platforms read at once (each platform's resources are read one after another,
     # since the rate limit is per client).
     parallel_platforms: int = 5

@@ -30,7 +30,7 @@ from connectors import (
 )
 from connectors.errors import ConnectorError
 from connectors.paginators import Page
-from hub.db import get_engine
+from hub.db import checkpoint_if_large, get_engine
 from hub.errors import HubError
 from hub.settings import HubSettings, get_settings
 from landing.loader import PageCounts, land_page
@@ -171,7 +171,7 @@ def _merge(pages: list[Page]) -> Page:
 
 def ingest_resource(engine: Engine, client: PlatformClient, run_id: int, spec: ResourceSpec,
                     overlap: timedelta, progress: Progress | None = None,
-                    commit_records: int = 10_000) -> BatchResult:
+                    commit_records: int = 10_000, wal_limit: int = 256 * 2**20) -> BatchResult:
     watermark = _watermark(engine, spec)
     since = watermark - overlap if watermark else None
     batch_id = _open_batch(engine, run_id, spec, since)
@@ -184,6 +184,7 @@ def ingest_resource(engine: Engine, client: PlatformClient, run_id: int, spec: R
     try:
         for page in _chunks(client.pages(spec.resource, since), commit_records):
             counts = land_page(engine, spec, batch_id, page, pending)
+            checkpoint_if_large(engine, wal_limit)
             total.add(counts)
             server_time = page.server_time or server_time
             if page.checkpoint:
@@ -241,7 +242,8 @@ def ingest_platform(platform: str, run_id: int, *, settings: HubSettings | None 
         return results
     with PlatformClient(platform, conn, client_options(settings)) as client:
         return [ingest_resource(engine, client, run_id, spec, timedelta(seconds=settings.overlap_seconds),
-                                progress, settings.commit_records) for spec in specs]
+                                progress, settings.commit_records, settings.sqlite_wal_limit_mb * 2**20)
+                for spec in specs]
 
 
 def _resolve(platform: str) -> PlatformConnection | ConnectorError:
