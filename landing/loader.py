@@ -60,10 +60,6 @@ class PageCounts:
         for k, v in other.reject_reasons.items():
             self.reject_reasons[k] = self.reject_reasons.get(k, 0) + v
 
-    @property
-    def reconciles(self) -> bool:
-        return self.received == self.landed_new + self.landed_duplicate + self.rejected + self.tombstones
-
 
 def _hash(payload: bytes) -> str:
     return hashlib.blake2b(payload, digest_size=16).hexdigest()
