@@ -42,7 +42,6 @@ Decisions where the contract is silent (documented in the app modules too):
 from __future__ import annotations
 
 import logging
-import signal
 import socket
 import threading
 import time
@@ -65,7 +64,6 @@ __all__ = [
     "FaultConfig",
     "SimulatorHandle",
     "build_app",
-    "serve_forever",
     "start_simulators",
 ]
 
@@ -227,36 +225,3 @@ def start_simulators(
         handle.stop()
         raise
     return handle
-
-
-def serve_forever(
-    store: SimStore,
-    clock: SimClock,
-    faults: FaultConfig | None = None,
-    creds: Credentials | None = None,
-    host: str = "127.0.0.1",
-    ports: dict[str, int] | None = None,
-    prefix: str = "",
-    platforms: Iterable[str] | None = None,
-) -> None:
-    """Serve in the foreground (``hub simulate``) until Ctrl-C or SIGTERM.
-
-    ``ports=None`` here means ``DEFAULT_PORTS`` (8101..8105).
-    """
-    ports = dict(DEFAULT_PORTS) if ports is None else ports
-    stop = threading.Event()
-    previous = None
-    if threading.current_thread() is threading.main_thread():
-        previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    handle = start_simulators(store, clock, faults, creds, host, ports, prefix, platforms)
-    try:
-        for platform, url in handle.urls.items():
-            print(f"{platform:18s} {url}", flush=True)
-        while not stop.wait(0.5):
-            pass
-    except KeyboardInterrupt:
-        pass
-    finally:
-        handle.stop()
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)

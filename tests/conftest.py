@@ -3,6 +3,7 @@ a temporary HUB_HOME, and simulators serving small hand-made worlds."""
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from collections.abc import Iterator
@@ -72,3 +73,27 @@ def sqlite_settings(tmp_path) -> HubSettings:
     url = f"sqlite:///{tmp_path / 'hub.db'}"
     return HubSettings(home=tmp_path / "home", database_url=url, requests_per_second=None,
                        export_poll_seconds=0.05, commit_records=1, parallel_platforms=1)
+
+
+@pytest.fixture
+def serve(monkeypatch):  # noqa: ANN001, ANN201
+    """Start simulators for a store (faults off unless given) and point AIRFLOW_CONN_* at
+    them; stopped after the test."""
+    from simulators.apps.base import Credentials
+    from simulators.faults import FaultConfig
+    from simulators.runtime import connections_for
+    from simulators.server import start_simulators
+
+    handles = []
+
+    def _serve(store, clock, faults=None, prefix=""):  # noqa: ANN001, ANN202
+        h = start_simulators(store, clock, faults or FaultConfig.none(export_ready_after_s=0.05),
+                             Credentials(), prefix=prefix)
+        handles.append(h)
+        for platform, conn in connections_for(h.urls, Credentials()).items():
+            monkeypatch.setenv(f"AIRFLOW_CONN_{platform.upper()}", json.dumps(conn))
+        return h
+
+    yield _serve
+    for h in handles:
+        h.stop()

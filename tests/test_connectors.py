@@ -18,27 +18,7 @@ from schemas.staging import staging_table
 from simulators.apps.base import Credentials
 from simulators.faults import FaultConfig
 from simulators.runtime import connections_for
-from simulators.server import start_simulators
 from tests.world import small_world
-
-
-@pytest.fixture
-def serve(monkeypatch):
-    """Start simulators for a store and point AIRFLOW_CONN_* at them."""
-    handles = []
-
-    def _serve(store, clock, faults=None, prefix="", creds=None):
-        creds = creds or Credentials()
-        h = start_simulators(store, clock, faults or FaultConfig.none(export_ready_after_s=0.05),
-                             Credentials(), prefix=prefix)
-        handles.append(h)
-        for platform, conn in connections_for(h.urls, creds).items():
-            monkeypatch.setenv(f"AIRFLOW_CONN_{platform.upper()}", json.dumps(conn))
-        return h
-
-    yield _serve
-    for h in handles:
-        h.stop()
 
 
 def _count(settings, platform, resource, deleted=False) -> int:
@@ -47,15 +27,10 @@ def _count(settings, platform, resource, deleted=False) -> int:
         return conn.execute(select(func.count()).select_from(t).where(t.c.deleted.is_(deleted))).scalar_one()
 
 
-@pytest.fixture
-def sqlite_only(sqlite_settings):
-    return sqlite_settings
-
-
-def test_every_platform_reads_everything_through_small_pages(serve, sqlite_only) -> None:
+def test_every_platform_reads_everything_through_small_pages(serve, sqlite_settings) -> None:
     store, clock = small_world(30)
     serve(store, clock)
-    s = sqlite_only.model_copy(update={"page_limit": 7, "property_page_size": 4})
+    s = sqlite_settings.model_copy(update={"page_limit": 7, "property_page_size": 4})
     result = ingest_all(settings=s)
     assert result.status == "success", [b.error for b in result.batches if b.error]
     got = {(b.platform, b.resource): b for b in result.batches}
@@ -66,48 +41,48 @@ def test_every_platform_reads_everything_through_small_pages(serve, sqlite_only)
     assert got[("civil_affairs", "benefits")].received == 0  # empty resources read cleanly
 
 
-def test_transient_faults_and_429s_never_fail_a_run(serve, sqlite_only) -> None:
+def test_transient_faults_and_429s_never_fail_a_run(serve, sqlite_settings) -> None:
     store, clock = small_world(40)
     h = serve(store, clock, FaultConfig(rate_429=0.15, rate_5xx=0.15, rate_limit_rps=None,
                                         export_ready_after_s=0.05, retry_after_s=0, seed=7))
-    s = sqlite_only.model_copy(update={"page_limit": 5, "property_page_size": 5})
+    s = sqlite_settings.model_copy(update={"page_limit": 5, "property_page_size": 5})
     result = ingest_all(settings=s)
     assert result.status == "success", [b.error for b in result.batches if b.error]
     assert sum(b.landed_new for b in result.batches) == 160
     assert h  # the faults really fired: see the rate test in test_sim_server
 
 
-def test_rate_limit_answers_are_waited_out(serve, sqlite_only) -> None:
+def test_rate_limit_answers_are_waited_out(serve, sqlite_settings) -> None:
     store, clock = small_world(20)
     serve(store, clock, FaultConfig.none(rate_limit_rps=4, export_ready_after_s=0.05))
-    s = sqlite_only.model_copy(update={"page_limit": 2, "property_page_size": 2})
+    s = sqlite_settings.model_copy(update={"page_limit": 2, "property_page_size": 2})
     result = ingest_all(["civil_affairs"], settings=s)
     assert result.status == "success"
     assert _count(s, "civil_affairs", "elders") == 20
 
 
-def test_token_invalidated_mid_read_is_renewed_and_the_call_repeated(serve, sqlite_only) -> None:
+def test_token_invalidated_mid_read_is_renewed_and_the_call_repeated(serve, sqlite_settings) -> None:
     store, clock = small_world(30)
     serve(store, clock, FaultConfig.none(rate_401=0.1, token_ttl_s=0.5, seed=3))
-    s = sqlite_only.model_copy(update={"page_limit": 3})
+    s = sqlite_settings.model_copy(update={"page_limit": 3})
     result = ingest_all(["civil_affairs", "medical_insurance"], settings=s)
     assert result.status == "success", [b.error for b in result.batches if b.error]
     assert _count(s, "civil_affairs", "elders") == 30
     assert _count(s, "medical_insurance", "insured-persons") == 30
 
 
-def test_broken_export_downloads_resume_and_failed_exports_are_requested_again(serve, sqlite_only) -> None:
+def test_broken_export_downloads_resume_and_failed_exports_are_requested_again(serve, sqlite_settings) -> None:
     store, clock = small_world(300)
     serve(store, clock, FaultConfig.none(export_ready_after_s=0.05, export_truncate_rate=0.6,
                                          export_fail_rate=0.4, seed=11))
-    s = sqlite_only.model_copy(update={"export_attempts": 10})
+    s = sqlite_settings.model_copy(update={"export_attempts": 10})
     result = ingest_all(["public_security"], settings=s)
     assert result.status == "success", [b.error for b in result.batches if b.error]
     assert _count(s, "public_security", "residents") == 300
     assert not list((s.home / "downloads").glob("*.part"))  # downloads cleaned up
 
 
-def test_expired_cursor_restarts_from_the_watermark(serve, sqlite_only, monkeypatch) -> None:
+def test_expired_cursor_restarts_from_the_watermark(serve, sqlite_settings, monkeypatch) -> None:
     store, clock = small_world(30)
     serve(store, clock, FaultConfig.none(cursor_ttl_s=0.2))
     real = ingest_mod.land_page
@@ -122,7 +97,7 @@ def test_expired_cursor_restarts_from_the_watermark(serve, sqlite_only, monkeypa
         return real(*a, **kw)
 
     monkeypatch.setattr(ingest_mod, "land_page", slow_first)
-    s = sqlite_only.model_copy(update={"page_limit": 10})
+    s = sqlite_settings.model_copy(update={"page_limit": 10})
     result = ingest_all(["civil_affairs"], settings=s)
     elders = next(b for b in result.batches if b.resource == "elders")
     assert elders.status == "success"
@@ -131,27 +106,27 @@ def test_expired_cursor_restarts_from_the_watermark(serve, sqlite_only, monkeypa
     assert _count(s, "civil_affairs", "elders") == 30
 
 
-def test_path_prefix_in_the_connection_host_is_honoured_and_signed(serve, sqlite_only) -> None:
+def test_path_prefix_in_the_connection_host_is_honoured_and_signed(serve, sqlite_settings) -> None:
     store, clock = small_world(5)
     h = serve(store, clock, prefix="/gateway/v2")
     assert all(u.endswith("/gateway/v2") for u in h.urls.values())
-    result = ingest_all(settings=sqlite_only)
+    result = ingest_all(settings=sqlite_settings)
     assert result.status == "success", [b.error for b in result.batches if b.error]
-    assert _count(sqlite_only, "public_security", "residents") == 5
+    assert _count(sqlite_settings, "public_security", "residents") == 5
 
 
-def test_wrong_secret_fails_that_platform_clearly_and_spares_the_others(serve, sqlite_only, monkeypatch) -> None:
+def test_wrong_secret_fails_that_platform_clearly_and_spares_the_others(serve, sqlite_settings, monkeypatch) -> None:
     store, clock = small_world(5)
     h = serve(store, clock)
     bad = connections_for(h.urls, Credentials())["civil_affairs"] | {"password": "wrong"}
     monkeypatch.setenv("AIRFLOW_CONN_CIVIL_AFFAIRS", json.dumps(bad))
-    result = ingest_all(settings=sqlite_only.model_copy(update={"parallel_platforms": 5}))
+    result = ingest_all(settings=sqlite_settings.model_copy(update={"parallel_platforms": 5}))
     assert result.status == "partial"
     failed = [b for b in result.batches if b.status == "failed"]
     assert {b.platform for b in failed} == {"civil_affairs"}
     assert "401" in failed[0].error and "password" in failed[0].error
     assert "wrong" not in failed[0].error  # the secret never appears in messages
-    assert _count(sqlite_only, "medical_insurance", "insured-persons") == 5
+    assert _count(sqlite_settings, "medical_insurance", "insured-persons") == 5
 
 
 def test_missing_connection_says_which_variable_to_set(monkeypatch) -> None:
@@ -174,19 +149,19 @@ def test_connection_forms(value: str, base: str, login, password) -> None:
     assert password not in repr(c) if password else True
 
 
-def test_overlap_reads_behind_the_watermark(serve, sqlite_only) -> None:
+def test_overlap_reads_behind_the_watermark(serve, sqlite_settings) -> None:
     store, clock = small_world(20)  # records one minute apart
     serve(store, clock)
-    first = ingest_all(["civil_affairs"], settings=sqlite_only)
-    second = ingest_all(["civil_affairs"], settings=sqlite_only)
+    first = ingest_all(["civil_affairs"], settings=sqlite_settings)
+    second = ingest_all(["civil_affairs"], settings=sqlite_settings)
     a = next(b for b in first.batches if b.resource == "elders")
     b = next(b for b in second.batches if b.resource == "elders")
     assert a.landed_new == 20 and b.landed_new == 0
     assert b.landed_duplicate == 6  # newest record and the five minutes before it, inclusive
-    assert timedelta(seconds=sqlite_only.overlap_seconds) == timedelta(minutes=5)
+    assert timedelta(seconds=sqlite_settings.overlap_seconds) == timedelta(minutes=5)
 
 
-def test_property_orders_modified_mid_read_shift_pages_but_none_is_skipped(serve, sqlite_only, monkeypatch) -> None:  # noqa: ANN001
+def test_property_orders_modified_mid_read_shift_pages_but_none_is_skipped(serve, sqlite_settings, monkeypatch) -> None:  # noqa: ANN001
     """Pages are computed per request: when an order changes during the read it moves to
     the end and every later order moves one place up. Walking page numbers would skip
     O0005 here; the connector's keyset walk does not."""
@@ -215,7 +190,7 @@ def test_property_orders_modified_mid_read_shift_pages_but_none_is_skipped(serve
         return real(*a, **kw)
 
     monkeypatch.setattr(ingest_mod, "land_page", advance_after_first_page)
-    s = sqlite_only.model_copy(update={"property_page_size": 5})
+    s = sqlite_settings.model_copy(update={"property_page_size": 5})
     ingest_all(["property_mgmt"], settings=s)
     got = {oid for page in seen_pages for oid in page}
     assert got == {f"O{i:04d}" for i in range(20)}
@@ -226,12 +201,12 @@ def test_property_orders_modified_mid_read_shift_pages_but_none_is_skipped(serve
 
 
 @pytest.mark.parametrize("platform", ["public_security", "property_mgmt", "health"])
-def test_refused_credentials_of_each_auth_scheme_fail_with_a_hint(serve, sqlite_only, monkeypatch, platform) -> None:  # noqa: ANN001
+def test_refused_credentials_of_each_auth_scheme_fail_with_a_hint(serve, sqlite_settings, monkeypatch, platform) -> None:  # noqa: ANN001
     store, clock = small_world(3)
     h = serve(store, clock)
     bad = connections_for(h.urls, Credentials())[platform] | {"password": "not-the-secret"}
     monkeypatch.setenv(f"AIRFLOW_CONN_{platform.upper()}", json.dumps(bad))
-    result = ingest_all([platform], settings=sqlite_only)
+    result = ingest_all([platform], settings=sqlite_settings)
     assert result.status == "failed"
     for b in result.batches:
         assert b.status == "failed" and "401" in b.error and "login/password" in b.error

@@ -3,7 +3,6 @@ runs can be repeated or interrupted without losing or doubling a record."""
 
 from __future__ import annotations
 
-import json
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -16,28 +15,9 @@ from landing import ingest as ingest_mod
 from landing.ingest import ingest_all
 from schemas.landing import IngestBatch, LandingRecord, LandingReject
 from schemas.staging import catalog_items, staging_table
-from simulators.apps.base import Credentials
 from simulators.faults import FaultConfig
-from simulators.runtime import connections_for
-from simulators.server import start_simulators
 from simulators.store import SimClock, SimStore
 from tests.world import T0, civil_elder, id_number, mi_person, order, put, resident, small_world
-
-
-@pytest.fixture
-def serve(monkeypatch):
-    handles = []
-
-    def _serve(store, clock, faults=None):
-        h = start_simulators(store, clock, faults or FaultConfig.none(export_ready_after_s=0.02))
-        handles.append(h)
-        for platform, conn in connections_for(h.urls, Credentials()).items():
-            monkeypatch.setenv(f"AIRFLOW_CONN_{platform.upper()}", json.dumps(conn))
-        return h
-
-    yield _serve
-    for h in handles:
-        h.stop()
 
 
 def rows(settings, platform, resource, **where):
