@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
@@ -27,21 +28,31 @@ TRANSIENT = (429, 500, 502, 503, 504)
 
 
 class Pacer:
-    """Spaces request starts at least ``1/rps`` seconds apart (thread-safe), so a client
-    stays under the platform's rate limit instead of collecting 429s."""
+    """Spaces request starts at least ``1/rps`` seconds apart, so a client stays under the
+    platform's rate limit instead of collecting 429s.
 
-    def __init__(self, rps: float | None) -> None:
+    Thread-safe; with ``shared`` (a ``multiprocessing.Value("d")`` made by the parent)
+    the spacing holds across processes too, so that several resources of one platform
+    can be read at once under the one limit the platform sets per client. The monotonic
+    clock is system-wide, so the processes agree on it."""
+
+    def __init__(self, rps: float | None, shared: Any = None) -> None:
         self.interval = 1.0 / rps if rps else 0.0
+        self._shared = shared
         self._next = 0.0
-        self._lock = threading.Lock()
+        self._lock = shared.get_lock() if shared is not None else threading.Lock()
 
     def wait(self) -> None:
         if not self.interval:
             return
         with self._lock:
             now = time.monotonic()
-            start = max(now, self._next)
-            self._next = start + self.interval
+            if self._shared is not None:
+                start = max(now, self._shared.value)
+                self._shared.value = start + self.interval
+            else:
+                start = max(now, self._next)
+                self._next = start + self.interval
         if start > now:
             time.sleep(start - now)
 
@@ -73,6 +84,7 @@ def make_session(
     connect_timeout: float = 10.0,
     read_timeout: float = 120.0,
     backoff: float = 0.5,
+    shared_pace: Any = None,
 ) -> requests.Session:
     retry = _LoggingRetry(
         total=retries,
@@ -87,7 +99,7 @@ def make_session(
         respect_retry_after_header=True,
         raise_on_status=False,
     )
-    adapter = _PacedAdapter(Pacer(rps), (connect_timeout, read_timeout), max_retries=retry,
+    adapter = _PacedAdapter(Pacer(rps, shared_pace), (connect_timeout, read_timeout), max_retries=retry,
                             pool_connections=4, pool_maxsize=4)
     session = requests.Session()
     session.mount("http://", adapter)

@@ -8,7 +8,7 @@ its records are keyed (record id, update time, tombstone flag).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -104,6 +104,9 @@ class ClientOptions:
     export_timeout_seconds: float = 3600.0
     export_attempts: int = 3
     backoff: float = 0.5
+    #: A ``multiprocessing.Value("d")`` shared by every process reading this platform
+    #: (see :class:`connectors.http.Pacer`); None paces this client alone.
+    shared_pace: Any = field(default=None, compare=False)
 
 
 class PlatformClient:
@@ -119,7 +122,8 @@ class PlatformClient:
         self.options = options
         self.session = make_session(retries=options.retries, rps=options.requests_per_second,
                                     connect_timeout=options.connect_timeout,
-                                    read_timeout=options.read_timeout, backoff=options.backoff)
+                                    read_timeout=options.read_timeout, backoff=options.backoff,
+                                    shared_pace=options.shared_pace)
         self.session.auth = self._auth()
         self.specs = {s.resource: s for s in RESOURCES[platform]}
 

@@ -32,6 +32,10 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA busy_timeout=120000")
+    # Landing writes big transactions: a 64 MB page cache per connection and a 64 MB
+    # automatic checkpoint (instead of 4 MB) each gave about a fifth more records/s.
+    cur.execute("PRAGMA cache_size=-65536")
+    cur.execute("PRAGMA wal_autocheckpoint=16384")
     cur.close()
 
 
@@ -98,8 +102,11 @@ def checkpoint_if_large(engine: Engine, limit_bytes: int) -> bool:
     return True
 
 
-def get_engine(settings: HubSettings | None = None) -> Engine:
-    """The engine for the configured database, migrated to the newest schema."""
+def get_engine(settings: HubSettings | None = None, *, migrate: bool = True) -> Engine:
+    """The engine for the configured database, migrated to the newest schema.
+
+    ``migrate=False`` is for worker processes whose parent has just migrated (importing
+    Alembic costs each of them about a second)."""
     settings = settings or get_settings()
     url = settings.db_url
     with _lock:
@@ -107,7 +114,8 @@ def get_engine(settings: HubSettings | None = None) -> Engine:
         if engine is None:
             engine = make_engine(url)
             try:
-                upgrade(engine)
+                if migrate:
+                    upgrade(engine)
             except Exception as exc:  # alembic/driver errors vary; say what to check
                 raise DatabaseError(
                     f"could not open or migrate the hub database ({engine.url.render_as_string(hide_password=True)}): "

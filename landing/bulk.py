@@ -27,7 +27,8 @@ def _q(name: str) -> str:
 class Writer:
     """INSERT (optionally ON CONFLICT …) of tuples into ``table``'s ``columns``."""
 
-    def __init__(self, dialect: Dialect, table: Table, columns: Sequence[str], conflict: str = "") -> None:
+    def __init__(self, dialect: Dialect, table: Table, columns: Sequence[str], conflict: str = "",
+                 prebound: Sequence[str] = ()) -> None:
         self.columns = tuple(columns)
         self.table = table.name
         self.temp = f"tmp_{table.name}"
@@ -35,7 +36,9 @@ class Writer:
         mark = "?" if dialect.paramstyle == "qmark" else "%s"
         self.sql = (f"INSERT INTO {_q(table.name)} ({', '.join(_q(c) for c in self.columns)}) "
                     f"VALUES ({', '.join([mark] * len(self.columns))}) {conflict}")
-        procs = [(i, table.c[c].type.bind_processor(dialect)) for i, c in enumerate(self.columns)]
+        # ``prebound`` columns arrive already converted (one value shared by two tables).
+        procs = [(i, table.c[c].type.bind_processor(dialect)) for i, c in enumerate(self.columns)
+                 if c not in prebound]
         self._procs: list[tuple[int, Callable[[Any], Any]]] = [(i, p) for i, p in procs if p is not None]
 
     def prepare(self, rows: Iterable[Sequence[Any]]) -> list[tuple[Any, ...]]:
@@ -82,13 +85,15 @@ class Writer:
 
 
 @lru_cache(maxsize=256)
-def _cached(dialect_name: str, dialect: Dialect, table: Table, columns: tuple[str, ...], conflict: str) -> Writer:
-    return Writer(dialect, table, columns, conflict)
+def _cached(dialect_name: str, dialect: Dialect, table: Table, columns: tuple[str, ...], conflict: str,
+            prebound: tuple[str, ...]) -> Writer:
+    return Writer(dialect, table, columns, conflict, prebound)
 
 
-def writer(conn: Connection | Dialect, table: Table, columns: Sequence[str], conflict: str = "") -> Writer:
+def writer(conn: Connection | Dialect, table: Table, columns: Sequence[str], conflict: str = "",
+           prebound: Sequence[str] = ()) -> Writer:
     dialect = conn if isinstance(conn, Dialect) else conn.dialect
-    return _cached(dialect.name, dialect, table, tuple(columns), conflict)
+    return _cached(dialect.name, dialect, table, tuple(columns), conflict, tuple(prebound))
 
 
 def upsert_latest(table: Table, key: str = "record_id") -> str:

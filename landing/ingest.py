@@ -14,8 +14,9 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Engine, insert, select, update
 
@@ -221,10 +222,13 @@ def ingest_resource(engine: Engine, client: PlatformClient, run_id: int, spec: R
 def ingest_platform(platform: str, run_id: int, *, settings: HubSettings | None = None,
                     engine: Engine | None = None, resources: Iterable[str] | None = None,
                     progress: Progress | None = None, airflow: bool = False,
-                    connection: PlatformConnection | ConnectorError | None = None) -> list[BatchResult]:
-    """Read every resource of ``platform`` (one after another: the rate limit is per client).
+                    connection: PlatformConnection | ConnectorError | None = None,
+                    shared_pace: Any = None) -> list[BatchResult]:
+    """Read every resource of ``platform``, one after another.
 
-    ``connection`` (or the error met looking it up) overrides the lookup by platform id."""
+    ``connection`` (or the error met looking it up) overrides the lookup by platform id;
+    ``shared_pace`` is the pacing slot shared with other processes reading the same
+    platform (:class:`connectors.http.Pacer`)."""
     settings = settings or get_settings()
     engine = engine or get_engine(settings)
     specs = [s for s in RESOURCES[platform] if resources is None or s.resource in set(resources)]
@@ -240,7 +244,8 @@ def ingest_platform(platform: str, run_id: int, *, settings: HubSettings | None 
             results.append(BatchResult(platform, spec.resource, bid, "failed", error=str(exc)))
         log.error("%s", exc)
         return results
-    with PlatformClient(platform, conn, client_options(settings)) as client:
+    options = replace(client_options(settings), shared_pace=shared_pace)
+    with PlatformClient(platform, conn, options) as client:
         return [ingest_resource(engine, client, run_id, spec, timedelta(seconds=settings.overlap_seconds),
                                 progress, settings.commit_records, settings.sqlite_wal_limit_mb * 2**20)
                 for spec in specs]
@@ -257,27 +262,34 @@ def _resolve(platform: str) -> PlatformConnection | ConnectorError:
 _RESOURCE_WEIGHT = {("civil_affairs", "meal-records"): 7, ("civil_affairs", "card-deposits"): 3,
                     ("civil_affairs", "subsidy-payments"): 2, ("civil_affairs", "time-bank"): 2}
 
+#: In a worker process: each platform's pacing slot, shared with the other workers.
+_shared_pace: dict[str, Any] = {}
+
 
 def _stderr(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def _platform_in_child(platform: str, run_id: int, settings: HubSettings, report: bool,
-                       conn: PlatformConnection | ConnectorError,
-                       resources: list[str] | None = None) -> list[BatchResult]:
-    return ingest_platform(platform, run_id, settings=settings, progress=_stderr if report else None,
-                           connection=conn, resources=resources)
+def _init_worker(pace: dict[str, Any]) -> None:
+    _shared_pace.update(pace)
+
+
+def _resource_in_child(platform: str, resource: str, run_id: int, settings: HubSettings, report: bool,
+                       conn: PlatformConnection | ConnectorError) -> list[BatchResult]:
+    return ingest_platform(platform, run_id, settings=settings, engine=get_engine(settings, migrate=False),
+                           progress=_stderr if report else None, connection=conn, resources=[resource],
+                           shared_pace=_shared_pace.get(platform))
 
 
 def ingest_all(platforms: Iterable[str] | None = None, *, settings: HubSettings | None = None,
                trigger: str = "cli", progress: Progress | None = None) -> RunResult:
     """One ingest run over ``platforms`` (default: all five).
 
-    Platforms are read at once, each in its own process (the work per record is Python,
-    so threads would share one core); with one platform, or ``parallel_platforms=1``,
-    everything runs in this process. A platform's resources are read one after another,
-    because its rate limit is per client — unless client-side pacing is off
-    (``HUB_REQUESTS_PER_SECOND`` empty), when each resource is a job of its own.
+    Resources are read at once, each in a worker process (the work per record is
+    Python, so threads would share one core), the biggest first. The workers reading one
+    platform share one pacing slot, so that together they stay under the platform's
+    per-client rate limit. With ``parallel_platforms=1`` everything runs in this
+    process, one resource after another.
     """
     settings = settings or get_settings()
     engine = get_engine(settings)
@@ -286,23 +298,22 @@ def ingest_all(platforms: Iterable[str] | None = None, *, settings: HubSettings 
     run_id = start_run(engine, trigger)
     if progress:
         progress(f"ingest run {run_id}: reading {', '.join(chosen)}")
-    workers = max(1, min(settings.parallel_platforms, len(chosen)))
+    jobs = [(p, s.resource) for p in chosen for s in RESOURCES[p]]
+    jobs.sort(key=lambda j: _RESOURCE_WEIGHT.get(j, 0), reverse=True)
+    workers = max(1, min(settings.parallel_platforms, len(jobs)))
     if workers == 1:
         batches = [b for p in chosen for b in ingest_platform(p, run_id, settings=settings, engine=engine,
                                                               progress=progress)]
     else:
         ctx = multiprocessing.get_context("forkserver")
         ctx.set_forkserver_preload(["landing.ingest"])
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        pace = {p: ctx.Value("d", 0.0) for p in chosen} if settings.requests_per_second else {}
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
+                                 initargs=(pace,)) as pool:
             # Connections are resolved here: a worker process's environment may be older.
             conns = {p: _resolve(p) for p in chosen}
-            if settings.requests_per_second:
-                jobs = [(p, None) for p in chosen]
-            else:  # biggest first, so the long reads start at once
-                jobs = [(p, [s.resource]) for p in chosen for s in RESOURCES[p]]
-                jobs.sort(key=lambda j: _RESOURCE_WEIGHT.get((j[0], j[1][0]), 0), reverse=True)
-            futures = [pool.submit(_platform_in_child, p, run_id, settings, progress is not None,
-                                   conns[p], res) for p, res in jobs]
+            futures = [pool.submit(_resource_in_child, p, r, run_id, settings, progress is not None, conns[p])
+                       for p, r in jobs]
             batches = [b for f in futures for b in f.result()]
     status = finish_run(engine, run_id)
     return RunResult(run_id, status, batches, time.monotonic() - t0)

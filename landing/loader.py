@@ -108,14 +108,17 @@ def land_page(engine: Engine, spec: ResourceSpec, batch_id: int, page: Page,
     table = staging_table(spec.platform, spec.resource)
     build = row_builder(spec.platform, spec.resource)
     stg_cols = ("record_id", "updated_at", "deleted", "version_hash", "batch_id", "issues", *build.columns)
-    land_w = writer(dialect, _landing, _LANDING_COLS, _LANDING_CONFLICT)
-    stg_w = writer(dialect, table, stg_cols, upsert_latest(table))
-    land_rows = land_w.prepare((spec.platform, spec.resource, rid, upd, dele, h, batch_id, payload)
-                               for rid, upd, dele, h, payload, _rec in versions)
+    land_w = writer(dialect, _landing, _LANDING_COLS, _LANDING_CONFLICT, prebound=("updated_at",))
+    stg_w = writer(dialect, table, stg_cols, upsert_latest(table), prebound=("updated_at",))
+    bind_time = _landing.c.updated_at.type.bind_processor(dialect) or (lambda v: v)
+    land_rows = []
     stg_rows = []
-    for rid, upd, dele, h, _payload, rec in versions:
+    for rid, upd, dele, h, payload, rec in versions:
+        upd_b = bind_time(upd)  # once for both tables
+        land_rows.append((spec.platform, spec.resource, rid, upd_b, dele, h, batch_id, payload))
         vals, issues = build.values(rec)
-        stg_rows.append((rid, upd, dele, h, batch_id, None if dele else issues, *vals))
+        stg_rows.append((rid, upd_b, dele, h, batch_id, None if dele else issues, *vals))
+    land_rows = land_w.prepare(land_rows)
     stg_rows = stg_w.prepare(stg_rows)
 
     with engine.begin() as conn:

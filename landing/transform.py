@@ -71,10 +71,6 @@ def _decimal(v: Any) -> tuple[Decimal | None, str | None]:
     return (d, None) if d.is_finite() else (None, "bad_format")
 
 
-def _text(v: Any) -> tuple[str, None]:
-    return (v.strip() if v.__class__ is str else str(v).strip()), None
-
-
 def _via(fn: Callable[[Any], Any]) -> Callable[[Any], tuple[Any, str | None]]:
     """Adapt a normaliser returning a value (None = not understood) to (value, issue)."""
     def conv(v: Any) -> tuple[Any, str | None]:
@@ -93,8 +89,6 @@ def _pair(fn: Callable[[Any], tuple[Any, str | None]]) -> Callable[[Any], tuple[
 
 
 _SIMPLE: dict[str, Callable[[Any], tuple[Any, str | None]]] = {
-    "str": _text,
-    "text": _text,
     "int": _int,
     "decimal": _decimal,
     "bool": _via(parse_bool),
@@ -131,17 +125,26 @@ def _converter(f: Field) -> Conv:
                 monday, issue = parse_iso_week(str(v))
                 return (str(v).strip()[:10] if monday else None, monday), _issue(issue)
             return conv
-        case _:
-            simple = _SIMPLE[f.kind]
-            length = f.length
-            truncate = f.kind == "str"
+        case "str" | "text":  # the commonest kind, so without the generic wrapper
+            length = f.length if f.kind == "str" else None
 
             def conv(v: Any) -> tuple[tuple[Any, ...], str | None]:
-                if _empty(v):
+                if v is None:
+                    return _NONE1, None
+                t = v.strip() if v.__class__ is str else str(v).strip()
+                if not t:
+                    return _NONE1, None
+                if length is not None and len(t) > length:
+                    return (t[:length],), "truncated"
+                return (t,), None
+            return conv
+        case _:
+            simple = _SIMPLE[f.kind]
+
+            def conv(v: Any) -> tuple[tuple[Any, ...], str | None]:
+                if v is None or v == "" or (v.__class__ is str and not v.strip()):
                     return _NONE1, None
                 value, issue = simple(v)
-                if truncate and len(value) > length:
-                    value, issue = value[:length], "truncated"
                 return (value,), issue
             return conv
 

@@ -36,6 +36,8 @@ class UTCDateTime(TypeDecorator):
     def process_bind_param(self, value: datetime | None, dialect):
         if value is None:
             return None
+        if value.tzinfo is UTC:  # the common case: parsers return UTC already
+            return value.replace(tzinfo=None)
         if value.tzinfo is None:
             raise ValueError("naive datetime given where an aware one is required")
         return value.astimezone(UTC).replace(tzinfo=None)
