@@ -1,9 +1,12 @@
-"""Ingest the five platforms into the hub (landing + typed staging), incrementally.
+"""Ingest the five platforms into the hub (landing + typed staging), incrementally, then
+validate what landed (quality suites, quarantine, the gate to the registry's inputs).
 
 One task per platform, run in parallel; each reads its resources from the stored
 watermarks and lands page by page, so a retried or re-run task lands nothing twice.
 A failing platform is retried with backoff and never holds back the others: the run is
-closed whatever happened (``all_done``), and says which platforms failed.
+closed whatever happened (``all_done``), and says which platforms failed. Validation
+follows the close and judges whatever was staged; a resource blocked by quality keeps its
+last good data in the registry's inputs and does not fail the task.
 The logic lives in ``hub.pipeline``; ``hub run`` calls the same functions.
 """
 
@@ -17,6 +20,7 @@ from airflow.sdk import Asset, dag, task
 from connectors.platforms import PLATFORMS
 
 STAGING = {p: Asset(f"hub://staging/{p}") for p in PLATFORMS}
+ACCEPTED = Asset("hub://accepted")  # the registry's inputs, promoted by the quality gate
 
 
 @dag(
@@ -52,7 +56,14 @@ def hub_ingest() -> None:
             return ingest_step(platform, ingest_run, airflow=True)
 
         ingests.append(ingest(ingest_run))
-    ingests >> close_run(ingest_run)
+    @task(outlets=[ACCEPTED], retries=1)
+    def validate(ingest_run: int) -> dict:
+        from hub.pipeline import validate_step
+
+        return validate_step(ingest_run)
+
+    closed = close_run(ingest_run)
+    ingests >> closed >> validate(ingest_run)
 
 
 hub_ingest()

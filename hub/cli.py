@@ -34,10 +34,12 @@ def cli(verbose: bool) -> None:
 @click.option("--platform", "platforms", multiple=True, help="only these platforms (repeatable)")
 @click.option("--json", "as_json", is_flag=True, help="print the run summary as JSON on stdout")
 def run(platforms: tuple[str, ...], as_json: bool) -> None:
-    """Run the pipeline once against the platforms named by AIRFLOW_CONN_* connections.
+    """Run the pipeline once against the platforms named by AIRFLOW_CONN_* connections:
+    ingest, then validate (quarantine, gate, promote to the registry's inputs).
 
-    Exit status: 0 when every platform landed, 3 when some failed (the others landed),
-    1 when none did.
+    Exit status: 0 when every platform landed and no resource was blocked by quality, 3
+    when some platform failed or some resource was blocked (the rest went through), 1
+    when no platform landed.
     """
     from landing.ingest import ingest_all
 
@@ -45,9 +47,43 @@ def run(platforms: tuple[str, ...], as_json: bool) -> None:
     settings.ensure_home()
     result = ingest_all(platforms or None, settings=settings, progress=_say)
     _summary(result)
+    quality = _validate(settings, result.run_id)
     if as_json:
-        click.echo(json.dumps(result.as_dict(), default=str))
-    sys.exit({"success": 0, "partial": 3}.get(result.status, 1))
+        click.echo(json.dumps({**result.as_dict(), "quality": quality.as_dict()}, default=str))
+    sys.exit(_exit_status(result.status, quality.status))
+
+
+def _exit_status(ingest_status: str, quality_status: str) -> int:
+    if ingest_status == "failed":
+        return 1
+    return 3 if ingest_status == "partial" or quality_status == "blocked" else 0
+
+
+def _validate(settings, ingest_run_id: int | None):  # noqa: ANN001, ANN202
+    from quality.validate import validate
+
+    _say("")
+    result = validate(settings, ingest_run_id=ingest_run_id, progress=_say)
+    _say(f"quality run {result.run_id}: {result.status} in {result.seconds:.1f}s")
+    for r in result.resources:
+        if r.status == "blocked":
+            _say(f"  BLOCKED {r.platform}/{r.resource}: {r.reason} — the registry keeps its last good data")
+    _say(f"quality report for stewards: {settings.home.resolve() / 'reports' / 'quality' / 'index.html'}")
+    if result.docs:
+        _say(f"Great Expectations Data Docs: {result.docs.resolve()}")
+    return result
+
+
+@cli.command()
+def validate() -> None:
+    """Validate what ingest staged and has not been judged yet (see `hub run`).
+
+    Exit status: 0 when nothing was blocked, 3 when some resource was.
+    """
+    settings = get_settings()
+    settings.ensure_home()
+    result = _validate(settings, None)
+    sys.exit(3 if result.status == "blocked" else 0)
 
 
 def _summary(result) -> None:
@@ -124,10 +160,12 @@ def demo(elders: int, seed: int) -> None:
 
         result = ingest_all(settings=settings, trigger="demo", progress=_say)
         _summary(result)
+        quality = _validate(settings, result.run_id)
         _say(f"ground truth of the synthetic data: {truth_dir}")
         _say("inspect: uv run hub status")
-        if result.status != "success":
-            sys.exit(3 if result.status == "partial" else 1)
+        code = _exit_status(result.status, quality.status)
+        if code:
+            sys.exit(code)
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)

@@ -10,7 +10,7 @@ from hub.errors import HubError
 from hub.settings import get_settings
 from landing.ingest import BatchResult, finish_run, ingest_platform, start_run
 
-__all__ = ["PlatformFailed", "close_run", "ingest_step", "open_run"]
+__all__ = ["PlatformFailed", "close_run", "ingest_step", "open_run", "validate_step"]
 
 log = logging.getLogger(__name__)
 
@@ -47,3 +47,21 @@ def close_run(run_id: int) -> str:
     status = finish_run(get_engine(), run_id)
     log.info("ingest run %d closed: %s", run_id, status)
     return status
+
+
+def validate_step(ingest_run_id: int | None) -> dict:
+    """Validate what the ingest run staged: quarantine, gate and promote (see
+    ``quality.validate``). A blocked resource is not a task failure: the registry goes on
+    with that resource's last good data, and the summary says so."""
+    from quality.validate import validate
+
+    settings = get_settings()
+    settings.ensure_home()
+    result = validate(settings, ingest_run_id=ingest_run_id, progress=log.info)
+    for r in result.resources:
+        if r.status == "blocked":
+            log.warning("%s/%s blocked by quality: %s", r.platform, r.resource, r.reason)
+    log.info("quality run %d: %s; report %s", result.run_id, result.status,
+             settings.home / "reports" / "quality" / "index.html")
+    return {"quality_run": result.run_id, "status": result.status,
+            "blocked": [f"{r.platform}/{r.resource}" for r in result.resources if r.status == "blocked"]}

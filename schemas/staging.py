@@ -21,7 +21,7 @@ from sqlalchemy import Boolean, Column, Date, Index, Integer, Numeric, String, T
 from schemas.base import UTCDateTime, metadata
 from schemas.landing import BigId
 
-__all__ = ["STAGING", "Field", "StagingSpec", "catalog_items", "staging_table"]
+__all__ = ["STAGING", "Field", "StagingSpec", "accepted_table", "catalog_items", "staging_table"]
 
 KINDS = {
     "str", "text", "int", "decimal", "bool", "gender", "date", "month", "week",
@@ -168,7 +168,7 @@ STAGING: dict[tuple[str, str], StagingSpec] = {
 }
 
 
-def _build(spec: StagingSpec) -> Table:
+def _build(spec: StagingSpec, prefix: str = "stg_") -> Table:
     cols: list[Column] = [
         Column("record_id", String(128), primary_key=True),
         Column("updated_at", UTCDateTime, nullable=False),
@@ -179,13 +179,18 @@ def _build(spec: StagingSpec) -> Table:
     ]
     for f in spec.fields:
         cols.extend(f.columns())
-    table = Table(spec.table_name, metadata, *cols)
+    name = prefix + spec.table_name.removeprefix("stg_")
+    table = Table(name, metadata, *cols)
     for col in spec.indexes:
-        Index(f"ix_{spec.table_name}_{col}", table.c[col])
+        Index(f"ix_{name}_{col}", table.c[col])
     return table
 
 
 _TABLES: dict[tuple[str, str], Table] = {key: _build(spec) for key, spec in STAGING.items()}
+#: The registry's inputs: per record, the latest version that passed the quality gate
+#: (``quality.validate`` promotes staging rows here; quarantined versions and batches
+#: of a blocked resource never arrive). Same columns as staging.
+_ACCEPTED: dict[tuple[str, str], Table] = {key: _build(spec, "acc_") for key, spec in STAGING.items()}
 
 
 def staging_table(platform: str, resource: str) -> Table:
@@ -193,6 +198,13 @@ def staging_table(platform: str, resource: str) -> Table:
         return _TABLES[(platform, resource)]
     except KeyError:
         raise KeyError(f"no staging table for {platform}/{resource}") from None
+
+
+def accepted_table(platform: str, resource: str) -> Table:
+    try:
+        return _ACCEPTED[(platform, resource)]
+    except KeyError:
+        raise KeyError(f"no accepted table for {platform}/{resource}") from None
 
 
 catalog_items = Table(

@@ -200,6 +200,7 @@ def start_simulators(
                 app,
                 lifespan="off",
                 access_log=False,
+                date_header=False,  # the apps send the simulated clock's Date
                 log_level="warning",
                 ws="none",
                 timeout_keep_alive=30,

@@ -74,6 +74,7 @@ print(ids)
     assert out.returncode == 0, out.stderr[-3000:]
     for platform in ("civil_affairs", "health", "medical_insurance", "public_security", "property_mgmt"):
         assert f"ingest_{platform}" in out.stdout
+    assert "'validate'" in out.stdout
 
 
 @pytest.mark.slow
@@ -106,7 +107,11 @@ def test_airflow_dags_test_lands_every_platform(tmp_path: Path) -> None:
         runs = conn.execute(text("select trigger, status from ingest_run")).all()
         landed = dict(conn.execute(text(
             "select platform || '/' || resource, sum(landed_new) from ingest_batch group by 1")).all())
+        quality = conn.execute(text("select ingest_run_id, status from quality_run")).all()
+        accepted = conn.execute(text("select count(*) from acc_civil_affairs__elders")).scalar()
     assert runs == [("airflow", "success")]
+    assert len(quality) == 1 and quality[0][1] in ("passed", "warned"), quality
+    assert accepted == 40
     for key in ("civil_affairs/elders", "medical_insurance/insured-persons", "public_security/residents",
                 "property_mgmt/service-orders"):
         assert landed[key] == 40, key

@@ -72,6 +72,15 @@ def order(oid: str, t: datetime, *, void: bool = False, **over) -> dict:
     return rec
 
 
+def meal(rid: str, t: datetime, *, seq: int = 1, **over) -> dict:
+    rec = {"record_id": rid, "updated_at": iso(t), "deleted": False,
+           "id_card_no": id_number("370202", "19500101", seq), "org_code": "MEAL-ORG-1",
+           "district_code": "370202", "meal_date": "2024-05-31", "meal_type": "lunch", "delivered": False,
+           "delivery_distance_km": "0", "subsidy_amount": "3.00", "delivery_subsidy_amount": "0"}
+    rec.update(over)
+    return rec
+
+
 def put(store: SimStore, platform: str, resource: str, key_field: str, rec: dict,
         t: datetime, visible: datetime | None = None) -> None:
     store.log(platform, resource).append(str(rec[key_field]), t.timestamp(), orjson.dumps(rec),

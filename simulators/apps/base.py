@@ -12,6 +12,7 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from email.utils import formatdate
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -250,6 +251,10 @@ class SimApp:
         async def counting_send(msg: dict) -> None:
             if msg["type"] == "http.response.start":
                 status_box[0] = msg["status"]
+                # The platform's clock is the simulated one: a client that reads the
+                # server's time from the Date header must see the time the data lives in.
+                date = formatdate(self.clock.now(), usegmt=True).encode()
+                msg = {**msg, "headers": [*msg.get("headers", []), (b"date", date)]}
             await send(msg)
 
         try:

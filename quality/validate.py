@@ -1,0 +1,299 @@
+"""Validate what ingest staged, quarantine the unusable rows, gate each resource, and
+promote what passes into the registry's inputs (``acc_*`` tables).
+
+Per resource, the rows under validation are the staging rows not yet judged (their
+batch id is above the gate's ``promoted_batch_id``) — so a batch blocked today is judged
+again, with whatever came since, on the next run. The steps:
+
+1. GX validates the pending rows (row checks) and the live table (freshness, volume) on
+   the database; each check's failing share is compared with its threshold.
+2. Rows failing a quarantining check go to ``quality_quarantine`` (one row per version
+   and check, the value masked when personal) — also when the resource is blocked, so
+   stewards see them.
+3. A blocked resource stops there: its gate says why, the registry inputs keep the last
+   good state, and the next run judges the same rows again.
+4. Otherwise quarantine rows whose record now has another version (corrected) or a
+   tombstone (withdrawn) are released; the pending rows not held back are upserted into
+   the accepted table; the gate moves on. Counts reconcile: checked = promoted +
+   quarantined.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import Engine, and_, exists, func, insert, not_, select, update
+
+from hub.db import get_engine
+from hub.errors import HubError
+from hub.privacy import mask
+from hub.settings import HubSettings, get_settings
+from landing.bulk import writer
+from quality.checks import Check, CheckContext
+from quality.suites import SUITES
+from schemas.landing import IngestBatch
+from schemas.quality import (
+    QualityGate,
+    QualityQuarantine,
+    QualityResource,
+    QualityResult,
+    QualityRun,
+)
+from schemas.staging import accepted_table, staging_table
+
+__all__ = ["CheckResult", "QualityRunResult", "ResourceResult", "validate"]
+
+log = logging.getLogger(__name__)
+Progress = Callable[[str], None]
+_q = QualityQuarantine.__table__
+
+
+@dataclass
+class CheckResult:
+    check: str
+    scope: str
+    severity: str
+    threshold: float
+    rows_checked: int
+    rows_failed: int
+    outcome: str  # pass, warn, block
+    observed: str | None = None
+
+    @property
+    def share(self) -> float:
+        return self.rows_failed / self.rows_checked if self.rows_checked else 0.0
+
+
+@dataclass
+class ResourceResult:
+    platform: str
+    resource: str
+    status: str = "passed"  # passed, warned, blocked
+    rows_checked: int = 0
+    rows_promoted: int = 0
+    rows_quarantined: int = 0
+    rows_released: int = 0
+    rows_live: int = 0
+    as_of: datetime | None = None
+    checks: list[CheckResult] = field(default_factory=list)
+
+    @property
+    def reason(self) -> str | None:
+        bad = [c for c in self.checks if c.outcome == self.status[:5]]
+        if self.status == "passed" or not bad:
+            return None
+        return "; ".join(f"{c.check} {c.rows_failed:,}/{c.rows_checked:,} ({100 * c.share:.1f}% > "
+                         f"{100 * c.threshold:.1f}%)" if c.scope == "row" else f"{c.check} {c.observed}"
+                         for c in bad)
+
+
+@dataclass
+class QualityRunResult:
+    run_id: int
+    status: str
+    resources: list[ResourceResult]
+    docs: Path | None
+    seconds: float
+
+    def as_dict(self) -> dict:
+        return {"run_id": self.run_id, "status": self.status, "seconds": round(self.seconds, 2),
+                "docs": str(self.docs) if self.docs else None,
+                "resources": [{k: v for k, v in vars(r).items() if k != "checks"} | {"reason": r.reason}
+                              for r in self.resources]}
+
+    def resource(self, platform: str, resource: str) -> ResourceResult:
+        return next(r for r in self.resources if (r.platform, r.resource) == (platform, resource))
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _ensure_gate(conn, platform: str, resource: str) -> None:  # noqa: ANN001
+    if conn.execute(select(QualityGate.status).where(QualityGate.platform == platform,
+                                                     QualityGate.resource == resource)).first() is None:
+        conn.execute(insert(QualityGate).values(platform=platform, resource=resource, status="open",
+                                                promoted_batch_id=0, updated_at=_now()))
+
+
+#: A row check blocks only when at least this many rows fail: in a small batch one bad
+#: row is a large share, and a warning is the proportionate answer.
+BLOCK_MIN_FAILED = 10
+
+
+def _outcome(check: Check, failed: int, checked: int, success: bool | None = None) -> str:
+    if check.scope == "table":
+        return "pass" if success else check.severity
+    if failed <= check.threshold * checked:
+        return "pass"
+    return "block" if check.severity == "block" and failed >= BLOCK_MIN_FAILED else "warn"
+
+
+def validate(settings: HubSettings | None = None, *, engine: Engine | None = None,
+             ingest_run_id: int | None = None, progress: Progress | None = None,
+             docs: bool = True) -> QualityRunResult:
+    """Validate every resource's pending rows; see the module's docstring."""
+    settings = settings or get_settings()
+    engine = engine or get_engine(settings)
+    t0 = time.monotonic()
+    with engine.begin() as conn:
+        run_id = conn.execute(insert(QualityRun).values(ingest_run_id=ingest_run_id, started_at=_now(),
+                                                        status="running").returning(QualityRun.id)).scalar_one()
+    docs_dir = settings.home / "reports" / "quality" / f"run-{run_id}" if docs else None
+    try:
+        result = _validate(engine, run_id, docs_dir, progress)
+    except Exception as exc:
+        with engine.begin() as conn:
+            conn.execute(update(QualityRun).where(QualityRun.id == run_id).values(
+                status="failed", finished_at=_now(), error=f"{type(exc).__name__}: {exc}"))
+        raise
+    result.seconds = time.monotonic() - t0
+    if docs:
+        from quality.report import write_report
+
+        write_report(engine, settings.home / "reports" / "quality")
+    return result
+
+
+def _validate(engine: Engine, run_id: int, docs_dir: Path | None, progress: Progress | None) -> QualityRunResult:
+    from quality.gx import GxRun
+
+    tables = {key: staging_table(*key) for key in SUITES}
+    plans = []
+    with engine.connect() as conn:
+        for (platform, resource), checks in SUITES.items():
+            t = tables[(platform, resource)]
+            gate = conn.execute(select(QualityGate.promoted_batch_id).where(
+                QualityGate.platform == platform, QualityGate.resource == resource)).scalar() or 0
+            upto = conn.execute(select(func.max(t.c.batch_id))).scalar() or 0
+            as_of = conn.execute(select(func.max(IngestBatch.server_time)).where(
+                IngestBatch.platform == platform, IngestBatch.resource == resource)).scalar()
+            previous = conn.execute(select(QualityResource.rows_live).where(
+                QualityResource.platform == platform, QualityResource.resource == resource)
+                .order_by(QualityResource.run_id.desc()).limit(1)).scalar()
+            ctx = CheckContext(as_of=as_of, previous_live=previous, tables=tables, dialect=engine.dialect)
+            pending = and_(t.c.batch_id > gate, t.c.batch_id <= upto)
+            checked = conn.execute(select(func.count()).where(pending)).scalar_one()
+            live_pending = conn.execute(select(func.count()).where(pending, not_(t.c.deleted))).scalar_one()
+            live = conn.execute(select(func.count()).where(not_(t.c.deleted))).scalar_one()
+            active = [c for c in checks if c.applies(ctx)]
+            plans.append((platform, resource, t, gate, upto, ctx, pending, checked, live_pending, live, active))
+
+    gx = GxRun(engine, docs_dir)
+    for platform, resource, t, _gate_id, _upto, ctx, pending, _c, live_pending, _live, active in plans:
+        row_checks = [c.expectation(t, ctx, pending) for c in active if c.scope == "row"]
+        table_checks = [c.expectation(t, ctx, pending) for c in active if c.scope == "table"]
+        if live_pending:
+            gx.add(f"{platform}.{resource}.pending", select(t).where(pending, not_(t.c.deleted)), row_checks)
+        gx.add(f"{platform}.{resource}.table", select(t).where(not_(t.c.deleted)), table_checks)
+    if progress:
+        progress(f"validating {sum(p[8] for p in plans):,} pending rows of {len(plans)} resources "
+                 f"({sum(len(p[10]) for p in plans)} checks)…")
+    outcomes = gx.run(f"quality-{run_id}")
+
+    results = []
+    for platform, resource, t, gate_id, upto, ctx, pending, checked, live_pending, live, active in plans:
+        found = {o.check: o for scope in ("pending", "table")
+                 for o in outcomes.get(f"{platform}.{resource}.{scope}", [])}
+        rr = ResourceResult(platform, resource, rows_checked=checked, rows_live=live, as_of=ctx.as_of)
+        for c in active:
+            o = found.get(c.name)
+            if o is None:
+                continue  # a row check with no live pending rows
+            failed = (o.unexpected or 0) if c.scope == "row" else (0 if o.success else 1)
+            n = live_pending if c.scope == "row" else 1
+            rr.checks.append(CheckResult(c.name, c.scope, c.severity, c.threshold, n, failed,
+                                         _outcome(c, failed, n, o.success),
+                                         None if o.observed is None else str(o.observed)[:200]))
+        outcomes_ = {c.outcome for c in rr.checks}
+        rr.status = "blocked" if "block" in outcomes_ else ("warned" if "warn" in outcomes_ else "passed")
+        _apply(engine, run_id, rr, t, gate_id, upto, ctx, pending, [c for c in active if c.quarantine])
+        results.append(rr)
+        if progress:
+            progress(f"  {platform}/{resource}: {rr.rows_checked:,} checked = {rr.rows_promoted:,} promoted + "
+                     f"{rr.rows_quarantined:,} quarantined"
+                     f"{'' if rr.status != 'blocked' else ' (held: blocked)'}, {rr.rows_released:,} released "
+                     f"[{rr.status}]" + (f" — {rr.reason}" if rr.reason else ""))
+
+    status = ("blocked" if any(r.status == "blocked" for r in results)
+              else "warned" if any(r.status == "warned" for r in results) else "passed")
+    index = gx.index()
+    with engine.begin() as conn:
+        conn.execute(update(QualityRun).where(QualityRun.id == run_id).values(
+            status=status, finished_at=_now(), docs_path=str(index) if index else None))
+    return QualityRunResult(run_id, status, results, index, 0.0)
+
+
+def _apply(engine: Engine, run_id: int, rr: ResourceResult, t, gate_id: int, upto: int,  # noqa: ANN001
+           ctx: CheckContext, pending, quarantining: list[Check]) -> None:  # noqa: ANN001
+    """Quarantine, release, promote and move the gate, in one transaction."""
+    p, r = rr.platform, rr.resource
+    now = _now()
+    with engine.begin() as conn:
+        for c in quarantining:
+            col = t.c[c.column] if c.column else t.c.record_id
+            rows = conn.execute(select(t.c.record_id, t.c.version_hash, col).where(
+                pending, not_(t.c.deleted), c.failing(t, ctx))).all()
+            if rows:
+                w = writer(conn, _q, ("platform", "resource", "record_id", "version_hash", "check_name", "value",
+                                      "run_id", "quarantined_at"),
+                           'ON CONFLICT ("platform", "resource", "record_id", "version_hash", "check_name") '
+                           "DO NOTHING")
+                w.write(conn, [(p, r, rid, vh, c.name, mask(col.name, v), run_id, now) for rid, vh, v in rows])
+        q = _q.c
+        held = exists().where(q.platform == p, q.resource == r, q.released_at.is_(None),
+                              q.record_id == t.c.record_id, q.version_hash == t.c.version_hash)
+        rr.rows_quarantined = conn.execute(select(func.count()).where(pending, held)).scalar_one()
+        _ensure_gate(conn, p, r)
+        if rr.status == "blocked":
+            conn.execute(update(QualityGate).where(QualityGate.platform == p, QualityGate.resource == r).values(
+                status="blocked", last_run_id=run_id, reason=rr.reason, updated_at=now))
+        else:
+            # Release what a newer version (or a tombstone) of the record has replaced.
+            current = select(t.c.version_hash, t.c.deleted).where(t.c.record_id == q.record_id).correlate(_q)
+            open_ = and_(q.platform == p, q.resource == r, q.released_at.is_(None))
+            for reason, cond in (
+                ("withdrawn", exists(current.where(t.c.deleted, t.c.batch_id <= upto))),
+                ("corrected", exists(current.where(not_(t.c.deleted), t.c.version_hash != q.version_hash,
+                                                   t.c.batch_id <= upto))),
+            ):
+                rr.rows_released += conn.execute(update(_q).where(open_, cond).values(
+                    released_at=now, released_run_id=run_id, release_reason=reason)).rowcount
+            acc = accepted_table(p, r)
+            cols = [c.name for c in t.columns]
+            promote = select(*[t.c[c] for c in cols]).where(pending, not_(held))
+            rr.rows_promoted = conn.execute(select(func.count()).select_from(promote.subquery())).scalar_one()
+            if rr.rows_promoted:
+                _upsert_select(conn, acc, cols, promote)
+            conn.execute(update(QualityGate).where(QualityGate.platform == p, QualityGate.resource == r).values(
+                status="open", promoted_batch_id=max(gate_id, upto), last_run_id=run_id,
+                last_good_run_id=run_id, reason=None, updated_at=now))
+            if rr.rows_checked != rr.rows_promoted + rr.rows_quarantined:
+                raise HubError(f"{p}/{r}: quality counts do not reconcile: {rr.rows_checked} checked != "
+                               f"{rr.rows_promoted} promoted + {rr.rows_quarantined} quarantined")
+        conn.execute(insert(QualityResource).values(
+            run_id=run_id, platform=p, resource=r, status=rr.status, as_of=rr.as_of, rows_checked=rr.rows_checked,
+            rows_promoted=rr.rows_promoted, rows_quarantined=rr.rows_quarantined, rows_released=rr.rows_released,
+            rows_live=rr.rows_live, reason=rr.reason))
+        if rr.checks:
+            conn.execute(insert(QualityResult), [
+                {"run_id": run_id, "platform": p, "resource": r, "check_name": c.check, "scope": c.scope,
+                 "severity": c.severity, "threshold": c.threshold, "rows_checked": c.rows_checked,
+                 "rows_failed": c.rows_failed, "observed": c.observed, "outcome": c.outcome}
+                for c in rr.checks])
+
+
+def _upsert_select(conn, acc, cols: list[str], promote) -> None:  # noqa: ANN001
+    """INSERT … SELECT … ON CONFLICT (record_id) DO UPDATE: the accepted row becomes the
+    staging row (staging already holds the winning version of each record)."""
+    sel = promote.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})
+    names = ", ".join(f'"{c}"' for c in cols)
+    sets = ", ".join(f'"{c}" = excluded."{c}"' for c in cols if c != "record_id")
+    # SQLite needs a WHERE in INSERT … SELECT … ON CONFLICT to parse the upsert clause.
+    conn.exec_driver_sql(f'INSERT INTO "{acc.name}" ({names}) SELECT * FROM ({sel}) AS s WHERE true '
+                         f'ON CONFLICT ("record_id") DO UPDATE SET {sets}')
