@@ -174,11 +174,13 @@ def demo(elders: int, seed: int) -> None:
 @cli.command()
 @click.option("--runs", default=1, show_default=True, help="how many recent runs to show")
 def status(runs: int) -> None:
-    """Show the latest ingest runs with their per-resource counts and watermarks."""
+    """Show the latest ingest runs with their per-resource counts and watermarks, and the
+    latest validation."""
     from sqlalchemy import select
 
     from hub.db import get_engine
     from schemas.landing import IngestBatch, IngestRun
+    from schemas.quality import QualityResource, QualityRun
 
     engine = get_engine()
     with engine.connect() as conn:
@@ -193,6 +195,17 @@ def status(runs: int) -> None:
                 click.echo(f"  {b.platform + '/' + b.resource:45} {b.status:8} received {b.received:>9,} "
                            f"new {b.landed_new:>9,} dup {b.landed_duplicate:>7,} rejected {b.rejected:>6,} "
                            f"tombstones {b.tombstones:>6,} watermark {wm}" + (f"\n      error: {b.error}" if b.error else ""))
+        q = conn.execute(select(QualityRun).order_by(QualityRun.id.desc()).limit(1)).first()
+        if q is None:
+            click.echo("no validation yet: `hub validate`")
+            return
+        click.echo(f"quality run {q.id} {q.status} (ingest run {q.ingest_run_id or '-'}); "
+                   f"report: {get_settings().home / 'reports' / 'quality' / 'index.html'}")
+        for r in conn.execute(select(QualityResource).where(QualityResource.run_id == q.id)
+                              .order_by(QualityResource.id)):
+            click.echo(f"  {r.platform + '/' + r.resource:45} {r.status:8} checked {r.rows_checked:>9,} "
+                       f"promoted {r.rows_promoted:>9,} quarantined {r.rows_quarantined:>7,} "
+                       f"released {r.rows_released:>6,}" + (f"\n      {r.reason}" if r.reason else ""))
 
 
 @cli.group()

@@ -39,9 +39,11 @@ class HubSettings(BaseSettings):
     commit_records: int = 10_000
     # SQLite only: checkpoint and truncate the write-ahead log when it grows past this.
     sqlite_wal_limit_mb: int = 256
-    # Platforms read at once (each platform's resources are read one after another,
-    # since the rate limit is per client).
+    # Worker processes reading resources at once (the workers reading one platform
+    # share its rate limit). 1: everything in the calling process, one after another.
     parallel_platforms: int = 5
+    # Quality: how many validation runs keep their GX Data Docs (about 4 MB each).
+    quality_docs_keep: int = 30
 
     @field_validator("requests_per_second", mode="before")
     @classmethod

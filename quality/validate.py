@@ -21,6 +21,7 @@ again, with whatever came since, on the next run. The steps:
 from __future__ import annotations
 
 import logging
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -157,7 +158,16 @@ def validate(settings: HubSettings | None = None, *, engine: Engine | None = Non
         from quality.report import write_report
 
         write_report(engine, settings.home / "reports" / "quality")
+        _prune_docs(settings.home / "reports" / "quality", settings.quality_docs_keep)
     return result
+
+
+def _prune_docs(root: Path, keep: int) -> None:
+    """Keep the Data Docs of the newest ``keep`` runs (the history stays in the database)."""
+    runs = sorted((p for p in root.glob("run-*") if p.is_dir() and p.name[4:].isdigit()),
+                  key=lambda p: int(p.name[4:]))
+    for old in runs[:-keep] if keep > 0 else runs:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def _validate(engine: Engine, run_id: int, docs_dir: Path | None, progress: Progress | None) -> QualityRunResult:

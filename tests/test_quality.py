@@ -156,3 +156,33 @@ def test_quarantine_matches_the_ground_truth_of_unusable_records(serve, sqlite_s
         total.add(c)
     assert total.held_unusable + total.passed_unusable >= 50, total  # enough to mean something
     assert total.precision == 1.0 and total.recall >= 0.99, total
+
+
+def test_hub_run_validates_after_ingest_and_says_where_the_reports_are(serve, sqlite_settings, monkeypatch) -> None:  # noqa: ANN001
+    from click.testing import CliRunner
+
+    from hub import settings as hub_settings
+    from hub.cli import cli
+
+    store = SimStore()
+    for i in range(20):
+        _put_meal(store, f"M{i:03d}", T0 + timedelta(minutes=i), seq=i)
+    store.finalize()
+    serve(store, SimClock(T0 + timedelta(days=1)))
+    monkeypatch.setenv("HUB_HOME", str(sqlite_settings.home))
+    monkeypatch.setenv("HUB_DATABASE_URL", sqlite_settings.db_url)
+    monkeypatch.setenv("HUB_REQUESTS_PER_SECOND", "0")
+    monkeypatch.setenv("HUB_PARALLEL_PLATFORMS", "1")
+    monkeypatch.setenv("HUB_QUALITY_DOCS_KEEP", "2")
+    hub_settings.get_settings.cache_clear()
+    runner = CliRunner()
+    for _ in range(3):
+        run = runner.invoke(cli, ["run", "--platform", "civil_affairs"])
+        assert run.exit_code == 0, run.output
+    assert "quality report for stewards" in run.output and "Data Docs" in run.output
+    status = runner.invoke(cli, ["status"])
+    assert "quality run 3" in status.output and "civil_affairs/meal-records" in status.output
+    docs = sorted(p.name for p in (sqlite_settings.home / "reports" / "quality").glob("run-*"))
+    assert docs == ["run-2", "run-3"]  # older Data Docs pruned, history kept
+    assert runner.invoke(cli, ["validate"]).exit_code == 0
+    hub_settings.get_settings.cache_clear()
