@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import Engine, and_, exists, func, insert, not_, select, update
+from sqlalchemy import Engine, and_, case, exists, func, insert, not_, select, update
 
 from hub.db import get_engine
 from hub.errors import HubError
@@ -188,9 +188,11 @@ def _validate(engine: Engine, run_id: int, docs_dir: Path | None, progress: Prog
                 .order_by(QualityResource.run_id.desc()).limit(1)).scalar()
             ctx = CheckContext(as_of=as_of, previous_live=previous, tables=tables, dialect=engine.dialect)
             pending = and_(t.c.batch_id > gate, t.c.batch_id <= upto)
-            checked = conn.execute(select(func.count()).where(pending)).scalar_one()
-            live_pending = conn.execute(select(func.count()).where(pending, not_(t.c.deleted))).scalar_one()
-            live = conn.execute(select(func.count()).where(not_(t.c.deleted))).scalar_one()
+            live_row = case((not_(t.c.deleted), 1), else_=0)
+            checked, live_pending, live = conn.execute(select(  # one scan for the three counts
+                func.coalesce(func.sum(case((pending, 1), else_=0)), 0),
+                func.coalesce(func.sum(case((and_(pending, not_(t.c.deleted)), 1), else_=0)), 0),
+                func.coalesce(func.sum(live_row), 0)).select_from(t)).one()
             active = [c for c in checks if c.applies(ctx)]
             plans.append((platform, resource, t, gate, upto, ctx, pending, checked, live_pending, live, active))
 
@@ -204,7 +206,10 @@ def _validate(engine: Engine, run_id: int, docs_dir: Path | None, progress: Prog
     if progress:
         progress(f"validating {sum(p[8] for p in plans):,} pending rows of {len(plans)} resources "
                  f"({sum(len(p[10]) for p in plans)} checks)…")
+    t_gx = time.monotonic()
     outcomes = gx.run(f"quality-{run_id}")
+    if progress:
+        progress(f"  Great Expectations: {time.monotonic() - t_gx:.1f}s (Data Docs included)")
 
     results = []
     for platform, resource, t, gate_id, upto, ctx, pending, checked, live_pending, live, active in plans:
@@ -222,13 +227,14 @@ def _validate(engine: Engine, run_id: int, docs_dir: Path | None, progress: Prog
                                          None if o.observed is None else str(o.observed)[:200]))
         outcomes_ = {c.outcome for c in rr.checks}
         rr.status = "blocked" if "block" in outcomes_ else ("warned" if "warn" in outcomes_ else "passed")
+        t_apply = time.monotonic()
         _apply(engine, run_id, rr, t, gate_id, upto, ctx, pending, [c for c in active if c.quarantine])
         results.append(rr)
         if progress:
             progress(f"  {platform}/{resource}: {rr.rows_checked:,} checked = {rr.rows_promoted:,} promoted + "
                      f"{rr.rows_quarantined:,} quarantined"
                      f"{'' if rr.status != 'blocked' else ' (held: blocked)'}, {rr.rows_released:,} released "
-                     f"[{rr.status}]" + (f" — {rr.reason}" if rr.reason else ""))
+                     f"[{rr.status}] in {time.monotonic() - t_apply:.1f}s" + (f" — {rr.reason}" if rr.reason else ""))
 
     status = ("blocked" if any(r.status == "blocked" for r in results)
               else "warned" if any(r.status == "warned" for r in results) else "passed")
@@ -277,9 +283,7 @@ def _apply(engine: Engine, run_id: int, rr: ResourceResult, t, gate_id: int, upt
             acc = accepted_table(p, r)
             cols = [c.name for c in t.columns]
             promote = select(*[t.c[c] for c in cols]).where(pending, not_(held))
-            rr.rows_promoted = conn.execute(select(func.count()).select_from(promote.subquery())).scalar_one()
-            if rr.rows_promoted:
-                _upsert_select(conn, acc, cols, promote)
+            rr.rows_promoted = _upsert_select(conn, acc, cols, promote)
             conn.execute(update(QualityGate).where(QualityGate.platform == p, QualityGate.resource == r).values(
                 status="open", promoted_batch_id=max(gate_id, upto), last_run_id=run_id,
                 last_good_run_id=run_id, reason=None, updated_at=now))
@@ -298,12 +302,14 @@ def _apply(engine: Engine, run_id: int, rr: ResourceResult, t, gate_id: int, upt
                 for c in rr.checks])
 
 
-def _upsert_select(conn, acc, cols: list[str], promote) -> None:  # noqa: ANN001
+def _upsert_select(conn, acc, cols: list[str], promote) -> int:  # noqa: ANN001
     """INSERT … SELECT … ON CONFLICT (record_id) DO UPDATE: the accepted row becomes the
-    staging row (staging already holds the winning version of each record)."""
+    staging row (staging already holds the winning version of each record). Returns the
+    rows written, as the database counts them."""
     sel = promote.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})
     names = ", ".join(f'"{c}"' for c in cols)
     sets = ", ".join(f'"{c}" = excluded."{c}"' for c in cols if c != "record_id")
     # SQLite needs a WHERE in INSERT … SELECT … ON CONFLICT to parse the upsert clause.
-    conn.exec_driver_sql(f'INSERT INTO "{acc.name}" ({names}) SELECT * FROM ({sel}) AS s WHERE true '
-                         f'ON CONFLICT ("record_id") DO UPDATE SET {sets}')
+    result = conn.exec_driver_sql(f'INSERT INTO "{acc.name}" ({names}) SELECT * FROM ({sel}) AS s WHERE true '
+                                  f'ON CONFLICT ("record_id") DO UPDATE SET {sets}')
+    return result.rowcount
