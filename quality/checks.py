@@ -40,6 +40,7 @@ class CheckContext:
 
     as_of: datetime | None  # the platform's server time of the newest read (UTC)
     previous_live: int | None = None  # live rows at the previous validation
+    live: int | None = None  # live rows now
     tables: dict[tuple[str, str], Table] = field(default_factory=dict)  # other staging tables
     dialect: Any = None  # the engine's dialect, to render the checks GX runs as SQL
 
@@ -332,7 +333,7 @@ class Fresh(Check):
         return "updated_at.fresh"
 
     def applies(self, ctx: CheckContext) -> bool:
-        return ctx.as_of is not None
+        return ctx.as_of is not None and ctx.live != 0  # an empty feed has no newest update
 
     def cutoff(self, ctx: CheckContext) -> datetime:
         return (ctx.as_of - self.max_age).replace(tzinfo=None)  # staging stores naive UTC

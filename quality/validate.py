@@ -85,7 +85,8 @@ class ResourceResult:
 
     @property
     def reason(self) -> str | None:
-        bad = [c for c in self.checks if c.outcome == self.status[:5]]
+        outcome = {"blocked": "block", "warned": "warn"}.get(self.status)
+        bad = [c for c in self.checks if c.outcome == outcome]
         if self.status == "passed" or not bad:
             return None
         return "; ".join(f"{c.check} {c.rows_failed:,}/{c.rows_checked:,} ({100 * c.share:.1f}% > "
@@ -186,13 +187,14 @@ def _validate(engine: Engine, run_id: int, docs_dir: Path | None, progress: Prog
             previous = conn.execute(select(QualityResource.rows_live).where(
                 QualityResource.platform == platform, QualityResource.resource == resource)
                 .order_by(QualityResource.run_id.desc()).limit(1)).scalar()
-            ctx = CheckContext(as_of=as_of, previous_live=previous, tables=tables, dialect=engine.dialect)
             pending = and_(t.c.batch_id > gate, t.c.batch_id <= upto)
             live_row = case((not_(t.c.deleted), 1), else_=0)
             checked, live_pending, live = conn.execute(select(  # one scan for the three counts
                 func.coalesce(func.sum(case((pending, 1), else_=0)), 0),
                 func.coalesce(func.sum(case((and_(pending, not_(t.c.deleted)), 1), else_=0)), 0),
                 func.coalesce(func.sum(live_row), 0)).select_from(t)).one()
+            ctx = CheckContext(as_of=as_of, previous_live=previous, live=live, tables=tables,
+                               dialect=engine.dialect)
             active = [c for c in checks if c.applies(ctx)]
             plans.append((platform, resource, t, gate, upto, ctx, pending, checked, live_pending, live, active))
 

@@ -128,6 +128,9 @@ def test_reports_are_written_without_personal_data(serve, settings) -> None:  # 
     assert result.docs is not None and result.docs.exists()
     html = summary.read_text(encoding="utf-8")
     assert "meal-records" in html and "id_card_no.valid" in html
+    for r in result.resources:  # every warning or block says why; empty feeds are not stale
+        assert (r.status == "passed") == (r.reason is None), (r.platform, r.resource, r.status)
+    assert result.resource("civil_affairs", "elders").status == "passed"
     pages = [summary, *result.docs.parent.rglob("*.html")]
     for page in pages:
         text = page.read_text(encoding="utf-8")

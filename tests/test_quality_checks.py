@@ -196,3 +196,4 @@ def test_table_checks_freshness_and_volume(db_url) -> None:  # noqa: ANN001
     assert run(CheckContext(as_of=AS_OF - timedelta(days=11), previous_live=20, **base)) == {
         "updated_at.fresh": True, "rows.volume": True}  # 29 days old; exactly half is not a fall
     assert run(CheckContext(as_of=None, previous_live=None, **base)) == {}  # nothing to compare with
+    assert not fresh.applies(CheckContext(as_of=AS_OF, live=0, **base))  # an empty feed has no newest update
