@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import Engine, and_, case, exists, func, insert, not_, select, update
+from sqlalchemy import Engine, and_, case, exists, func, insert, not_, or_, select, update
 
 from hub.db import get_engine
 from hub.errors import HubError
@@ -253,16 +253,21 @@ def _apply(engine: Engine, run_id: int, rr: ResourceResult, t, gate_id: int, upt
     p, r = rr.platform, rr.resource
     now = _now()
     with engine.begin() as conn:
-        for c in quarantining:
-            col = t.c[c.column] if c.column else t.c.record_id
-            rows = conn.execute(select(t.c.record_id, t.c.version_hash, col).where(
-                pending, not_(t.c.deleted), c.failing(t, ctx))).all()
-            if rows:
-                w = writer(conn, _q, ("platform", "resource", "record_id", "version_hash", "check_name", "value",
-                                      "run_id", "quarantined_at"),
-                           'ON CONFLICT ("platform", "resource", "record_id", "version_hash", "check_name") '
-                           "DO NOTHING")
-                w.write(conn, [(p, r, rid, vh, c.name, mask(col.name, v), run_id, now) for rid, vh, v in rows])
+        if quarantining:  # one scan for all the quarantining checks: a flag and a value each
+            preds = [c.failing(t, ctx) for c in quarantining]
+            cols = [t.c[c.column] if c.column else t.c.record_id for c in quarantining]
+            flags = [case((pr, 1), else_=0) for pr in preds]
+            rows = conn.execute(select(t.c.record_id, t.c.version_hash, *flags, *cols).where(
+                pending, not_(t.c.deleted), or_(*preds))).all()
+            n = len(quarantining)
+            held_rows = [(p, r, row[0], row[1], c.name, mask(col.name, row[2 + n + i]), run_id, now)
+                         for row in rows for i, (c, col) in enumerate(zip(quarantining, cols, strict=True))
+                         if row[2 + i]]
+            if held_rows:
+                writer(conn, _q, ("platform", "resource", "record_id", "version_hash", "check_name", "value",
+                                  "run_id", "quarantined_at"),
+                       'ON CONFLICT ("platform", "resource", "record_id", "version_hash", "check_name") '
+                       "DO NOTHING").write(conn, held_rows)
         q = _q.c
         held = exists().where(q.platform == p, q.resource == r, q.released_at.is_(None),
                               q.record_id == t.c.record_id, q.version_hash == t.c.version_hash)
