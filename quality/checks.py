@@ -30,7 +30,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 __all__ = [
     "AgreesWithId", "Between", "Check", "CheckContext", "DateValid", "Flagged", "Fresh",
-    "IdPresent", "IdValid", "InSet", "NotFuture", "NotNull", "References", "Volume",
+    "IdPresent", "IdValid", "InSet", "NotFuture", "NotNull", "References", "UniqueInDelivery", "Volume",
 ]
 
 
@@ -365,3 +365,21 @@ class Volume(Check):
 
     def expectation(self, t: Table, ctx: CheckContext, pending: ColumnElement[bool]) -> Any:
         return _gxe().ExpectTableRowCountToBeBetween(min_value=self.minimum(ctx), meta=self._meta())
+
+
+@dataclass(frozen=True, kw_only=True)
+class UniqueInDelivery(Check):
+    """Each record id appears once in what the platform delivered (for a bulk export that
+    promises each resident once). Checked on the landed versions of the pending batches:
+    two different versions of one record in one snapshot contradict each other. (A copy
+    identical to a version landed before is not landed again, so such a repeat is not
+    seen here; it is also harmless.)"""
+
+    scope: ClassVar[str] = "delivery"
+
+    @property
+    def name(self) -> str:
+        return "record_id.unique_in_delivery"
+
+    def expectation(self, t: Table, ctx: CheckContext, pending: ColumnElement[bool]) -> Any:
+        return _gxe().ExpectColumnValuesToBeUnique(column="record_id", meta=self._meta())

@@ -32,6 +32,7 @@ from quality.checks import (
     NotFuture,
     NotNull,
     References,
+    UniqueInDelivery,
     Volume,
 )
 
@@ -180,6 +181,7 @@ SUITES: dict[tuple[str, str], list[Check]] = {
     ("public_security", "residents"): [
         *_id_second(), *_person(),
         InSet(col="registration_status", values=("0", "1", "2"), severity="block", threshold=0.01),
+        UniqueInDelivery(threshold=0.001, note="an export holds each resident once"),
         DateValid("death_date", threshold=0.01), NotFuture(col="death_date", threshold=0.01),
         *_common(fresh_days=90),
     ],

@@ -37,7 +37,7 @@ from hub.settings import HubSettings, get_settings
 from landing.bulk import writer
 from quality.checks import Check, CheckContext
 from quality.suites import SUITES
-from schemas.landing import IngestBatch
+from schemas.landing import IngestBatch, LandingRecord
 from schemas.quality import (
     QualityGate,
     QualityQuarantine,
@@ -90,7 +90,7 @@ class ResourceResult:
         if self.status == "passed" or not bad:
             return None
         return "; ".join(f"{c.check} {c.rows_failed:,}/{c.rows_checked:,} ({100 * c.share:.1f}% > "
-                         f"{100 * c.threshold:.1f}%)" if c.scope == "row" else f"{c.check} {c.observed}"
+                         f"{100 * c.threshold:.1f}%)" if c.scope != "table" else f"{c.check} {c.observed}"
                          for c in bad)
 
 
@@ -116,6 +116,15 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+_landing = LandingRecord.__table__
+
+
+def _delivered(platform: str, resource: str, after: int, upto: int) -> list:
+    """The landed versions of the batches under validation."""
+    c = _landing.c
+    return [c.platform == platform, c.resource == resource, c.batch_id > after, c.batch_id <= upto]
+
+
 def _ensure_gate(conn, platform: str, resource: str) -> None:  # noqa: ANN001
     if conn.execute(select(QualityGate.status).where(QualityGate.platform == platform,
                                                      QualityGate.resource == resource)).first() is None:
@@ -131,6 +140,7 @@ BLOCK_MIN_FAILED = 10
 def _outcome(check: Check, failed: int, checked: int, success: bool | None = None) -> str:
     if check.scope == "table":
         return "pass" if success else check.severity
+    # row and delivery checks: a share of the rows
     if failed <= check.threshold * checked:
         return "pass"
     return "block" if check.severity == "block" and failed >= BLOCK_MIN_FAILED else "warn"
@@ -176,6 +186,7 @@ def _validate(engine: Engine, run_id: int, docs_dir: Path | None, progress: Prog
 
     tables = {key: staging_table(*key) for key in SUITES}
     plans = []
+    counts: dict[tuple[str, str], int] = {}  # landed versions under validation, for delivery checks
     with engine.connect() as conn:
         for (platform, resource), checks in SUITES.items():
             t = tables[(platform, resource)]
@@ -196,12 +207,22 @@ def _validate(engine: Engine, run_id: int, docs_dir: Path | None, progress: Prog
             ctx = CheckContext(as_of=as_of, previous_live=previous, live=live, tables=tables,
                                dialect=engine.dialect)
             active = [c for c in checks if c.applies(ctx)]
+            delivered = 0
+            if any(c.scope == "delivery" for c in active):
+                delivered = conn.execute(select(func.count()).select_from(_landing).where(
+                    *_delivered(platform, resource, gate, upto))).scalar_one()
+            counts[(platform, resource)] = delivered
             plans.append((platform, resource, t, gate, upto, ctx, pending, checked, live_pending, live, active))
 
     gx = GxRun(engine, docs_dir)
     for platform, resource, t, _gate_id, _upto, ctx, pending, _c, live_pending, _live, active in plans:
         row_checks = [c.expectation(t, ctx, pending) for c in active if c.scope == "row"]
         table_checks = [c.expectation(t, ctx, pending) for c in active if c.scope == "table"]
+        delivery_checks = [c.expectation(t, ctx, pending) for c in active if c.scope == "delivery"]
+        if counts[(platform, resource)]:
+            gx.add(f"{platform}.{resource}.delivery",
+                   select(_landing.c.record_id).where(*_delivered(platform, resource, _gate_id, _upto)),
+                   delivery_checks)
         if live_pending:
             gx.add(f"{platform}.{resource}.pending", select(t).where(pending, not_(t.c.deleted)), row_checks)
         gx.add(f"{platform}.{resource}.table", select(t).where(not_(t.c.deleted)), table_checks)
@@ -215,15 +236,15 @@ def _validate(engine: Engine, run_id: int, docs_dir: Path | None, progress: Prog
 
     results = []
     for platform, resource, t, gate_id, upto, ctx, pending, checked, live_pending, live, active in plans:
-        found = {o.check: o for scope in ("pending", "table")
+        found = {o.check: o for scope in ("pending", "table", "delivery")
                  for o in outcomes.get(f"{platform}.{resource}.{scope}", [])}
         rr = ResourceResult(platform, resource, rows_checked=checked, rows_live=live, as_of=ctx.as_of)
         for c in active:
             o = found.get(c.name)
             if o is None:
                 continue  # a row check with no live pending rows
-            failed = (o.unexpected or 0) if c.scope == "row" else (0 if o.success else 1)
-            n = live_pending if c.scope == "row" else 1
+            failed = (o.unexpected or 0) if c.scope in ("row", "delivery") else (0 if o.success else 1)
+            n = {"row": live_pending, "delivery": counts[(platform, resource)]}.get(c.scope, 1)
             rr.checks.append(CheckResult(c.name, c.scope, c.severity, c.threshold, n, failed,
                                          _outcome(c, failed, n, o.success),
                                          None if o.observed is None else str(o.observed)[:200]))

@@ -29,6 +29,7 @@ from quality.checks import (
     NotFuture,
     NotNull,
     References,
+    UniqueInDelivery,
     Volume,
 )
 from quality.gx import GxRun
@@ -197,3 +198,24 @@ def test_table_checks_freshness_and_volume(db_url) -> None:  # noqa: ANN001
         "updated_at.fresh": True, "rows.volume": True}  # 29 days old; exactly half is not a fall
     assert run(CheckContext(as_of=None, previous_live=None, **base)) == {}  # nothing to compare with
     assert not fresh.applies(CheckContext(as_of=AS_OF, live=0, **base))  # an empty feed has no newest update
+
+
+def test_a_record_delivered_twice_in_one_export_is_caught(db_url) -> None:  # noqa: ANN001
+    from schemas.landing import LandingRecord
+
+    engine = make_engine(db_url)
+    land = LandingRecord.__table__
+    rows = [{"platform": "public_security", "resource": "residents", "record_id": rid, "updated_at": AS_OF,
+             "deleted": False, "version_hash": h, "batch_id": b, "payload": "{}"}
+            for b, rid, h in ((1, "R1", "a"), (1, "R2", "b"), (2, "R3", "a"), (2, "R4", "b"), (2, "R4", "c"))]
+    with engine.begin() as conn:
+        conn.execute(land.insert(), rows)
+    check = UniqueInDelivery()
+    gx = GxRun(engine, None)
+    ctx = CheckContext(as_of=AS_OF, dialect=engine.dialect)
+    for b in (1, 2):
+        gx.add(f"b{b}", select(land.c.record_id).where(land.c.batch_id == b), [check.expectation(land, ctx, None)])
+    out = gx.run("delivery")
+    (good,), (bad,) = out["b1"], out["b2"]
+    assert good.success and good.unexpected == 0
+    assert not bad.success and bad.unexpected == 2  # both versions of R4
