@@ -292,7 +292,12 @@ def _apply(engine: Engine, run_id: int, rr: ResourceResult, t, gate_id: int, upt
         q = _q.c
         held = exists().where(q.platform == p, q.resource == r, q.released_at.is_(None),
                               q.record_id == t.c.record_id, q.version_hash == t.c.version_hash)
-        rr.rows_quarantined = conn.execute(select(func.count()).where(pending, held)).scalar_one()
+        # Counted from the (small) quarantine side: the pending versions with an open row.
+        open_versions = select(q.record_id, q.version_hash).where(
+            q.platform == p, q.resource == r, q.released_at.is_(None)).distinct().subquery()
+        rr.rows_quarantined = conn.execute(select(func.count()).select_from(open_versions).join(
+            t, and_(t.c.record_id == open_versions.c.record_id, t.c.version_hash == open_versions.c.version_hash))
+            .where(pending)).scalar_one()
         _ensure_gate(conn, p, r)
         if rr.status == "blocked":
             conn.execute(update(QualityGate).where(QualityGate.platform == p, QualityGate.resource == r).values(
