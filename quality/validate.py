@@ -119,6 +119,21 @@ def _now() -> datetime:
 _landing = LandingRecord.__table__
 
 
+def _analyze(target, tables: list[str]) -> None:  # noqa: ANN001 — an Engine or a Connection
+    """PostgreSQL: refresh the planner's statistics of tables that have just been filled.
+    Without them a freshly loaded table looks empty, and the checks' correlated lookups
+    (references, the quarantine) are planned as a scan per row: 100 s instead of 1."""
+    dialect = target.dialect if hasattr(target, "dialect") else target.engine.dialect
+    if dialect.name != "postgresql":
+        return
+    if isinstance(target, Engine):
+        with target.begin() as conn:
+            _analyze(conn, tables)
+        return
+    for name in tables:
+        target.exec_driver_sql(f'ANALYZE "{name}"')
+
+
 def _delivered(platform: str, resource: str, after: int, upto: int) -> list:
     """The landed versions of the batches under validation."""
     c = _landing.c
@@ -185,6 +200,7 @@ def _validate(engine: Engine, run_id: int, docs_dir: Path | None, progress: Prog
     from quality.gx import GxRun
 
     tables = {key: staging_table(*key) for key in SUITES}
+    _analyze(engine, [t.name for t in tables.values()])
     plans = []
     counts: dict[tuple[str, str], int] = {}  # landed versions under validation, for delivery checks
     with engine.connect() as conn:
@@ -289,6 +305,7 @@ def _apply(engine: Engine, run_id: int, rr: ResourceResult, t, gate_id: int, upt
                                   "run_id", "quarantined_at"),
                        'ON CONFLICT ("platform", "resource", "record_id", "version_hash", "check_name") '
                        "DO NOTHING").write(conn, held_rows)
+                _analyze(conn, [_q.name])
         q = _q.c
         held = exists().where(q.platform == p, q.resource == r, q.released_at.is_(None),
                               q.record_id == t.c.record_id, q.version_hash == t.c.version_hash)
