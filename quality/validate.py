@@ -171,7 +171,8 @@ def validate(settings: HubSettings | None = None, *, engine: Engine | None = Non
     with engine.begin() as conn:
         run_id = conn.execute(insert(QualityRun).values(ingest_run_id=ingest_run_id, started_at=_now(),
                                                         status="running").returning(QualityRun.id)).scalar_one()
-    docs_dir = settings.home / "reports" / "quality" / f"run-{run_id}" if docs else None
+    # absolute: GX refuses a relative site directory (HUB_HOME defaults to ./.hub)
+    docs_dir = (settings.home / "reports" / "quality" / f"run-{run_id}").resolve() if docs else None
     try:
         result = _validate(engine, run_id, docs_dir, progress)
     except Exception as exc:
@@ -183,7 +184,7 @@ def validate(settings: HubSettings | None = None, *, engine: Engine | None = Non
     if docs:
         from quality.report import write_report
 
-        write_report(engine, settings.home / "reports" / "quality")
+        write_report(engine, (settings.home / "reports" / "quality").resolve())
         _prune_docs(settings.home / "reports" / "quality", settings.quality_docs_keep)
     return result
 

@@ -172,7 +172,8 @@ def test_hub_run_validates_after_ingest_and_says_where_the_reports_are(serve, sq
         _put_meal(store, f"M{i:03d}", T0 + timedelta(minutes=i), seq=i)
     store.finalize()
     serve(store, SimClock(T0 + timedelta(days=1)))
-    monkeypatch.setenv("HUB_HOME", str(sqlite_settings.home))
+    monkeypatch.chdir(sqlite_settings.home.parent)
+    monkeypatch.setenv("HUB_HOME", sqlite_settings.home.name)  # relative, like the default ./.hub
     monkeypatch.setenv("HUB_DATABASE_URL", sqlite_settings.db_url)
     monkeypatch.setenv("HUB_REQUESTS_PER_SECOND", "0")
     monkeypatch.setenv("HUB_PARALLEL_PLATFORMS", "1")
