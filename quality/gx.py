@@ -39,7 +39,8 @@ class GxRun:
             warnings.simplefilter("ignore")
             import great_expectations as gx
             from great_expectations.data_context.types.base import ProgressBarsConfig
-        logging.getLogger("great_expectations").setLevel(logging.ERROR)
+        for name in ("great_expectations", "great_expectations.data_context.types.base"):  # the latter sets INFO
+            logging.getLogger(name).setLevel(logging.ERROR)
         self.gx = gx
         self.engine = engine
         self.context = gx.get_context(mode="ephemeral")
