@@ -27,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, and_, case, exists, func, insert, not_, or_, select, update
 
@@ -197,81 +198,101 @@ def _prune_docs(root: Path, keep: int) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
+@dataclass
+class _Plan:
+    """One resource's validation: what is pending and what applies."""
+
+    platform: str
+    resource: str
+    table: Any
+    gate: int  # batch ids up to here were judged before
+    upto: int  # the newest batch id in staging when the run started
+    ctx: CheckContext
+    checked: int  # pending versions, tombstones included
+    live_pending: int  # pending versions that are not tombstones
+    live: int  # live rows in the table
+    delivered: int  # landed versions of the pending batches (for delivery checks)
+    checks: list[Check]
+
+    @property
+    def pending(self) -> Any:
+        t = self.table
+        return and_(t.c.batch_id > self.gate, t.c.batch_id <= self.upto)
+
+
+def _plan(conn, platform: str, resource: str, checks: list[Check], tables: dict, dialect) -> _Plan:  # noqa: ANN001
+    t = tables[(platform, resource)]
+    gate = conn.execute(select(QualityGate.promoted_batch_id).where(
+        QualityGate.platform == platform, QualityGate.resource == resource)).scalar() or 0
+    upto = conn.execute(select(func.max(t.c.batch_id))).scalar() or 0
+    as_of = conn.execute(select(func.max(IngestBatch.server_time)).where(
+        IngestBatch.platform == platform, IngestBatch.resource == resource)).scalar()
+    previous = conn.execute(select(QualityResource.rows_live).where(
+        QualityResource.platform == platform, QualityResource.resource == resource)
+        .order_by(QualityResource.run_id.desc()).limit(1)).scalar()
+    pending = and_(t.c.batch_id > gate, t.c.batch_id <= upto)
+    checked, live_pending, live = conn.execute(select(  # one scan for the three counts
+        func.coalesce(func.sum(case((pending, 1), else_=0)), 0),
+        func.coalesce(func.sum(case((and_(pending, not_(t.c.deleted)), 1), else_=0)), 0),
+        func.coalesce(func.sum(case((not_(t.c.deleted), 1), else_=0)), 0)).select_from(t)).one()
+    ctx = CheckContext(as_of=as_of, previous_live=previous, live=live, tables=tables, dialect=dialect)
+    active = [c for c in checks if c.applies(ctx)]
+    delivered = 0
+    if any(c.scope == "delivery" for c in active):
+        delivered = conn.execute(select(func.count()).select_from(_landing).where(
+            *_delivered(platform, resource, gate, upto))).scalar_one()
+    return _Plan(platform, resource, t, gate, upto, ctx, checked, live_pending, live, delivered, active)
+
+
 def _validate(engine: Engine, run_id: int, docs_dir: Path | None, progress: Progress | None) -> QualityRunResult:
     from quality.gx import GxRun
 
     tables = {key: staging_table(*key) for key in SUITES}
     _analyze(engine, [t.name for t in tables.values()])
-    plans = []
-    counts: dict[tuple[str, str], int] = {}  # landed versions under validation, for delivery checks
     with engine.connect() as conn:
-        for (platform, resource), checks in SUITES.items():
-            t = tables[(platform, resource)]
-            gate = conn.execute(select(QualityGate.promoted_batch_id).where(
-                QualityGate.platform == platform, QualityGate.resource == resource)).scalar() or 0
-            upto = conn.execute(select(func.max(t.c.batch_id))).scalar() or 0
-            as_of = conn.execute(select(func.max(IngestBatch.server_time)).where(
-                IngestBatch.platform == platform, IngestBatch.resource == resource)).scalar()
-            previous = conn.execute(select(QualityResource.rows_live).where(
-                QualityResource.platform == platform, QualityResource.resource == resource)
-                .order_by(QualityResource.run_id.desc()).limit(1)).scalar()
-            pending = and_(t.c.batch_id > gate, t.c.batch_id <= upto)
-            live_row = case((not_(t.c.deleted), 1), else_=0)
-            checked, live_pending, live = conn.execute(select(  # one scan for the three counts
-                func.coalesce(func.sum(case((pending, 1), else_=0)), 0),
-                func.coalesce(func.sum(case((and_(pending, not_(t.c.deleted)), 1), else_=0)), 0),
-                func.coalesce(func.sum(live_row), 0)).select_from(t)).one()
-            ctx = CheckContext(as_of=as_of, previous_live=previous, live=live, tables=tables,
-                               dialect=engine.dialect)
-            active = [c for c in checks if c.applies(ctx)]
-            delivered = 0
-            if any(c.scope == "delivery" for c in active):
-                delivered = conn.execute(select(func.count()).select_from(_landing).where(
-                    *_delivered(platform, resource, gate, upto))).scalar_one()
-            counts[(platform, resource)] = delivered
-            plans.append((platform, resource, t, gate, upto, ctx, pending, checked, live_pending, live, active))
+        plans = [_plan(conn, p, r, checks, tables, engine.dialect) for (p, r), checks in SUITES.items()]
 
     gx = GxRun(engine, docs_dir)
-    for platform, resource, t, _gate_id, _upto, ctx, pending, _c, live_pending, _live, active in plans:
-        row_checks = [c.expectation(t, ctx, pending) for c in active if c.scope == "row"]
-        table_checks = [c.expectation(t, ctx, pending) for c in active if c.scope == "table"]
-        delivery_checks = [c.expectation(t, ctx, pending) for c in active if c.scope == "delivery"]
-        if counts[(platform, resource)]:
-            gx.add(f"{platform}.{resource}.delivery",
-                   select(_landing.c.record_id).where(*_delivered(platform, resource, _gate_id, _upto)),
-                   delivery_checks)
-        if live_pending:
-            gx.add(f"{platform}.{resource}.pending", select(t).where(pending, not_(t.c.deleted)), row_checks)
-        gx.add(f"{platform}.{resource}.table", select(t).where(not_(t.c.deleted)), table_checks)
+    for pl in plans:
+        t, name = pl.table, f"{pl.platform}.{pl.resource}"
+        by_scope = {scope: [c.expectation(t, pl.ctx, pl.pending) for c in pl.checks if c.scope == scope]
+                    for scope in ("row", "table", "delivery")}
+        if pl.delivered:
+            gx.add(f"{name}.delivery", select(_landing.c.record_id).where(
+                *_delivered(pl.platform, pl.resource, pl.gate, pl.upto)), by_scope["delivery"])
+        if pl.live_pending:
+            gx.add(f"{name}.pending", select(t).where(pl.pending, not_(t.c.deleted)), by_scope["row"])
+        gx.add(f"{name}.table", select(t).where(not_(t.c.deleted)), by_scope["table"])
     if progress:
-        progress(f"validating {sum(p[8] for p in plans):,} pending rows of {len(plans)} resources "
-                 f"({sum(len(p[10]) for p in plans)} checks)…")
+        progress(f"validating {sum(p.live_pending for p in plans):,} pending rows of {len(plans)} resources "
+                 f"({sum(len(p.checks) for p in plans)} checks)…")
     t_gx = time.monotonic()
     outcomes = gx.run(f"quality-{run_id}")
     if progress:
         progress(f"  Great Expectations: {time.monotonic() - t_gx:.1f}s (Data Docs included)")
 
     results = []
-    for platform, resource, t, gate_id, upto, ctx, pending, checked, live_pending, live, active in plans:
+    for pl in plans:
         found = {o.check: o for scope in ("pending", "table", "delivery")
-                 for o in outcomes.get(f"{platform}.{resource}.{scope}", [])}
-        rr = ResourceResult(platform, resource, rows_checked=checked, rows_live=live, as_of=ctx.as_of)
-        for c in active:
+                 for o in outcomes.get(f"{pl.platform}.{pl.resource}.{scope}", [])}
+        rr = ResourceResult(pl.platform, pl.resource, rows_checked=pl.checked, rows_live=pl.live, as_of=pl.ctx.as_of)
+        for c in pl.checks:
             o = found.get(c.name)
             if o is None:
                 continue  # a row check with no live pending rows
             failed = (o.unexpected or 0) if c.scope in ("row", "delivery") else (0 if o.success else 1)
-            n = {"row": live_pending, "delivery": counts[(platform, resource)]}.get(c.scope, 1)
+            n = {"row": pl.live_pending, "delivery": pl.delivered}.get(c.scope, 1)
             rr.checks.append(CheckResult(c.name, c.scope, c.severity, c.threshold, n, failed,
                                          _outcome(c, failed, n, o.success),
                                          None if o.observed is None else str(o.observed)[:200]))
         outcomes_ = {c.outcome for c in rr.checks}
         rr.status = "blocked" if "block" in outcomes_ else ("warned" if "warn" in outcomes_ else "passed")
         t_apply = time.monotonic()
-        _apply(engine, run_id, rr, t, gate_id, upto, ctx, pending, [c for c in active if c.quarantine])
+        _apply(engine, run_id, rr, pl.table, pl.gate, pl.upto, pl.ctx, pl.pending,
+               [c for c in pl.checks if c.quarantine])
         results.append(rr)
         if progress:
-            progress(f"  {platform}/{resource}: {rr.rows_checked:,} checked = {rr.rows_promoted:,} promoted + "
+            progress(f"  {pl.platform}/{pl.resource}: {rr.rows_checked:,} checked = {rr.rows_promoted:,} promoted + "
                      f"{rr.rows_quarantined:,} quarantined"
                      f"{'' if rr.status != 'blocked' else ' (held: blocked)'}, {rr.rows_released:,} released "
                      f"[{rr.status}] in {time.monotonic() - t_apply:.1f}s" + (f" — {rr.reason}" if rr.reason else ""))
