@@ -89,10 +89,12 @@ def start_simulators(elders: int, seed: int, rate_limit: bool) -> tuple[subproce
     if not rate_limit:
         cmd.append("--no-rate-limit")
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=REPO, start_new_session=True, stderr=subprocess.DEVNULL)
+    log = ready.with_name("simulators.log")
+    proc = subprocess.Popen(cmd, cwd=REPO, start_new_session=True, stderr=log.open("wb"))
     while not ready.exists():
         if proc.poll() is not None:
-            sys.exit("simulators failed to start")
+            tail = log.read_text(errors="replace").splitlines()[-15:]
+            sys.exit("simulators failed to start:\n" + "\n".join(tail))
         time.sleep(0.5)
     return proc, json.loads(ready.read_text())["connections"], time.perf_counter() - t0
 

@@ -3,6 +3,8 @@ serve it, announcing the ``AIRFLOW_CONN_*`` connections a client needs."""
 
 from __future__ import annotations
 
+import gc
+
 import json
 import threading
 from collections.abc import Callable
@@ -23,6 +25,11 @@ def build_world(elders: int, seed: int, noise_scale: float = 1.0,
 
     config = GeneratorConfig(elders=elders, seed=seed, noise=NoiseConfig().scaled(noise_scale))
     store, truth = generate(config, progress=progress)
+    # A city-sized world is ~100 million long-lived objects: without this, each full
+    # garbage collection walks them all, holding the GIL for many seconds (at 1,000,000
+    # elders the servers could not even start within their deadline).
+    gc.collect()
+    gc.freeze()
     return store, truth, SimClock(config.now)
 
 

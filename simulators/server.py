@@ -214,7 +214,7 @@ def start_simulators(
             handle.urls[platform] = f"http://{url_host}:{port}{prefix}"
             handle._servers.append(server)
             handle._threads.append(thread)
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + 60  # generous: a big world makes everything slower
         for server, thread in zip(handle._servers, handle._threads, strict=True):
             while not server.started:
                 if not thread.is_alive():
