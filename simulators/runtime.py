@@ -4,7 +4,6 @@ serve it, announcing the ``AIRFLOW_CONN_*`` connections a client needs."""
 from __future__ import annotations
 
 import gc
-
 import json
 import threading
 from collections.abc import Callable
@@ -61,8 +60,10 @@ def serve(store: SimStore, clock: SimClock, *, host: str, ports: dict[str, int],
     creds = Credentials()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    # A city-sized world starts slowly (minutes at 1,000,000 elders): no tight deadline here.
     with start_simulators(store, clock, config, creds, host,
-                          {p: port for p, port in ports.items() if port}, prefix, PLATFORMS) as sims:
+                          {p: port for p, port in ports.items() if port}, prefix, PLATFORMS,
+                          start_timeout=1800) as sims:
         conns = connections_for(sims.urls, creds)
         for platform, conn in conns.items():
             announce(f"export AIRFLOW_CONN_{platform.upper()}='{json.dumps(conn)}'")

@@ -174,8 +174,10 @@ def start_simulators(
     ports: dict[str, int] | None = None,
     prefix: str = "",
     platforms: Iterable[str] | None = None,
+    start_timeout: float = 60.0,
 ) -> SimulatorHandle:
-    """Serve the platforms in background threads; returns once they accept connections.
+    """Serve the platforms in background threads; returns once they accept connections
+    (or raises after ``start_timeout`` seconds).
 
     ``ports=None`` picks free ephemeral ports (``DEFAULT_PORTS`` are the CLI's); a platform
     missing from ``ports`` also gets an ephemeral port. ``platforms`` limits which
@@ -214,14 +216,16 @@ def start_simulators(
             handle.urls[platform] = f"http://{url_host}:{port}{prefix}"
             handle._servers.append(server)
             handle._threads.append(thread)
-        deadline = time.monotonic() + 60  # generous: a big world makes everything slower
+        t0 = time.monotonic()
+        deadline = t0 + start_timeout
         for server, thread in zip(handle._servers, handle._threads, strict=True):
             while not server.started:
                 if not thread.is_alive():
                     raise RuntimeError(f"simulator thread {thread.name} died during startup")
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"simulator {thread.name} did not start in time")
+                    raise RuntimeError(f"simulator {thread.name} did not start within {start_timeout:g} s")
                 time.sleep(0.005)
+        log.info("simulators started in %.1f s", time.monotonic() - t0)
     except BaseException:
         handle.stop()
         raise
