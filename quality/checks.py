@@ -99,19 +99,27 @@ def _gxe():
 
 
 @dataclass(frozen=True, kw_only=True)
-class InSet(Check):
-    """A coded column holds one of the allowed codes (nulls are for completeness checks)."""
+class _ColumnCheck(Check):
+    """A check of one column, named ``<column>.<label>``."""
 
     col: str
-    values: tuple[Any, ...]
+    label: str = ""
 
     @property
     def name(self) -> str:
-        return f"{self.col}.in_set"
+        return f"{self.col}.{self.label}"
 
     @property
     def column(self) -> str:
         return self.col
+
+
+@dataclass(frozen=True, kw_only=True)
+class InSet(_ColumnCheck):
+    """A coded column holds one of the allowed codes (nulls are for completeness checks)."""
+
+    values: tuple[Any, ...]
+    label: str = "in_set"
 
     def failing(self, t: Table, ctx: CheckContext) -> ColumnElement[bool]:
         c = t.c[self.col]
@@ -123,21 +131,12 @@ class InSet(Check):
 
 
 @dataclass(frozen=True, kw_only=True)
-class Between(Check):
+class Between(_ColumnCheck):
     """A number (or date) lies within bounds (either may be open)."""
 
-    col: str
     low: Any = None
     high: Any = None
     label: str = "in_range"
-
-    @property
-    def name(self) -> str:
-        return f"{self.col}.{self.label}"
-
-    @property
-    def column(self) -> str:
-        return self.col
 
     def bounds(self, ctx: CheckContext) -> tuple[Any, Any]:
         return self.low, self.high
@@ -170,19 +169,11 @@ class NotFuture(Between):
 
 
 @dataclass(frozen=True, kw_only=True)
-class NotNull(Check):
+class NotNull(_ColumnCheck):
     """Completeness: the column has a value (the normalisers leave null what they could
     not read, so this also counts unreadable values)."""
 
-    col: str
-
-    @property
-    def name(self) -> str:
-        return f"{self.col}.complete"
-
-    @property
-    def column(self) -> str:
-        return self.col
+    label: str = "complete"
 
     def failing(self, t: Table, ctx: CheckContext) -> ColumnElement[bool]:
         return t.c[self.col].is_(None)
