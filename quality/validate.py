@@ -248,9 +248,9 @@ def _validate(engine: Engine, run_id: int, docs_dir: Path | None, progress: Prog
     from quality.gx import GxRun
 
     tables = {key: staging_table(*key) for key in SUITES}
-    _analyze(engine, [t.name for t in tables.values()])
     with engine.connect() as conn:
         plans = [_plan(conn, p, r, checks, tables, engine.dialect) for (p, r), checks in SUITES.items()]
+    _analyze(engine, [pl.table.name for pl in plans if pl.checked])  # only tables that changed
 
     gx = GxRun(engine, docs_dir)
     for pl in plans:
