@@ -1,12 +1,14 @@
-"""Ingest the five platforms into the hub (landing + typed staging), incrementally, then
-validate what landed (quality suites, quarantine, the gate to the registry's inputs).
+"""Ingest the five platforms into the hub (landing + typed staging), incrementally,
+validate what landed (quality suites, quarantine, the gate to the registry's inputs),
+and link it into the published elder registry.
 
 One task per platform, run in parallel; each reads its resources from the stored
 watermarks and lands page by page, so a retried or re-run task lands nothing twice.
 A failing platform is retried with backoff and never holds back the others: the run is
 closed whatever happened (``all_done``), and says which platforms failed. Validation
 follows the close and judges whatever was staged; a resource blocked by quality keeps its
-last good data in the registry's inputs and does not fail the task.
+last good data in the registry's inputs and does not fail the task. Linking then builds
+the registry from those inputs and publishes the next release in one transaction.
 The logic lives in ``hub.pipeline``; ``hub run`` calls the same functions.
 """
 
@@ -21,6 +23,7 @@ from connectors.platforms import PLATFORMS
 
 STAGING = {p: Asset(f"hub://staging/{p}") for p in PLATFORMS}
 ACCEPTED = Asset("hub://accepted")  # the registry's inputs, promoted by the quality gate
+REGISTRY = Asset("hub://registry")  # the published registry (persons, links, history)
 
 
 @dag(
@@ -62,8 +65,14 @@ def hub_ingest() -> None:
 
         return validate_step(ingest_run)
 
+    @task(outlets=[REGISTRY], retries=1)
+    def link() -> dict:
+        from hub.pipeline import link_step
+
+        return link_step()
+
     closed = close_run(ingest_run)
-    ingests >> closed >> validate(ingest_run)
+    ingests >> closed >> validate(ingest_run) >> link()
 
 
 hub_ingest()

@@ -33,13 +33,17 @@ def cli(verbose: bool) -> None:
 @cli.command()
 @click.option("--platform", "platforms", multiple=True, help="only these platforms (repeatable)")
 @click.option("--json", "as_json", is_flag=True, help="print the run summary as JSON on stdout")
-def run(platforms: tuple[str, ...], as_json: bool) -> None:
+@click.option("--strict", is_flag=True, help="exit 3 when a registry was published but some platform "
+                                             "failed or some resource was blocked")
+def run(platforms: tuple[str, ...], as_json: bool, strict: bool) -> None:
     """Run the pipeline once against the platforms named by AIRFLOW_CONN_* connections:
-    ingest, then validate (quarantine, gate, promote to the registry's inputs).
+    ingest, validate (quarantine, gate, promote to the registry's inputs), link and
+    publish the registry.
 
-    Exit status: 0 when every platform landed and no resource was blocked by quality, 3
-    when some platform failed or some resource was blocked (the rest went through), 1
-    when no platform landed.
+    Exit status: 0 when a registry was published — also when some platform failed or
+    some resource was blocked by quality: the registry then carries that source's last
+    good data, and the output says so (with --strict such a run exits 3); 1 when nothing
+    was published (no platform landed, or linking failed).
     """
     from landing.ingest import ingest_all
 
@@ -47,16 +51,41 @@ def run(platforms: tuple[str, ...], as_json: bool) -> None:
     settings.ensure_home()
     result = ingest_all(platforms or None, settings=settings, progress=_say)
     _summary(result)
+    if result.status == "failed":
+        _say("no platform landed: nothing validated, linked or published")
+        sys.exit(1)
     quality = _validate(settings, result.run_id)
+    linked = _link(settings)
     if as_json:
-        click.echo(json.dumps({**result.as_dict(), "quality": quality.as_dict()}, default=str))
-    sys.exit(_exit_status(result.status, quality.status))
+        click.echo(json.dumps({**result.as_dict(), "quality": quality.as_dict(),
+                               "registry": linked.as_dict()}, default=str))
+    sys.exit(_exit_status(result.status, quality.status, strict))
 
 
-def _exit_status(ingest_status: str, quality_status: str) -> int:
+def _exit_status(ingest_status: str, quality_status: str, strict: bool = False) -> int:
     if ingest_status == "failed":
         return 1
-    return 3 if ingest_status == "partial" or quality_status == "blocked" else 0
+    degraded = ingest_status == "partial" or quality_status == "blocked"
+    if degraded:
+        _say("WARNING: the registry was published with the last good data of the sources that failed "
+             "or were blocked (see above)")
+    return 3 if degraded and strict else 0
+
+
+def _link(settings):  # noqa: ANN001, ANN202
+    from linking.run import link
+
+    _say("")
+    result = link(settings, progress=_say)
+    return result
+
+
+@cli.command("link")
+def link_cmd() -> None:
+    """Link the validated records into persons and publish the next registry release."""
+    settings = get_settings()
+    settings.ensure_home()
+    _link(settings)
 
 
 def _validate(settings, ingest_run_id: int | None):  # noqa: ANN001, ANN202
@@ -84,6 +113,16 @@ def validate() -> None:
     settings.ensure_home()
     result = _validate(settings, None)
     sys.exit(3 if result.status == "blocked" else 0)
+
+
+def _report_linkage(linked, truth_dir: Path) -> None:  # noqa: ANN001
+    """The demo knows the truth of its synthetic data: say how well the registry links it."""
+    from hub.db import get_engine
+    from linking.evaluate import score_release
+
+    score = score_release(get_engine(), truth_dir)
+    if score is not None:
+        _say(f"linkage against the ground truth: {score}")
 
 
 def _summary(result) -> None:
@@ -160,8 +199,12 @@ def demo(elders: int, seed: int) -> None:
 
         result = ingest_all(settings=settings, trigger="demo", progress=_say)
         _summary(result)
+        if result.status == "failed":
+            raise click.ClickException("no platform landed (see above)")
         quality = _validate(settings, result.run_id)
+        linked = _link(settings)
         _say(f"ground truth of the synthetic data: {truth_dir}")
+        _report_linkage(linked, truth_dir)
         _say("inspect: uv run hub status")
         code = _exit_status(result.status, quality.status)
         if code:
@@ -195,6 +238,7 @@ def status(runs: int) -> None:
                 click.echo(f"  {b.platform + '/' + b.resource:45} {b.status:8} received {b.received:>9,} "
                            f"new {b.landed_new:>9,} dup {b.landed_duplicate:>7,} rejected {b.rejected:>6,} "
                            f"tombstones {b.tombstones:>6,} watermark {wm}" + (f"\n      error: {b.error}" if b.error else ""))
+        _registry_status(conn)
         q = conn.execute(select(QualityRun).order_by(QualityRun.id.desc()).limit(1)).first()
         if q is None:
             click.echo("no validation yet: `hub validate`")
@@ -206,6 +250,93 @@ def status(runs: int) -> None:
             click.echo(f"  {r.platform + '/' + r.resource:45} {r.status:8} checked {r.rows_checked:>9,} "
                        f"promoted {r.rows_promoted:>9,} quarantined {r.rows_quarantined:>7,} "
                        f"released {r.rows_released:>6,}" + (f"\n      {r.reason}" if r.reason else ""))
+
+
+@cli.command("export")
+@click.argument("what", type=click.Choice(["persons", "findings"]))
+@click.option("--out", type=click.Path(path_type=Path), help="write here instead of standard output")
+@click.option("--token", envvar="HUB_TOKEN", help="an API token whose grant decides what is shown "
+              "(env HUB_TOKEN); without one, personal data is masked")
+def export(what: str, out: Path | None, token: str | None) -> None:
+    """Write the published registry's persons (with their links) or findings as NDJSON.
+
+    Full ID numbers, names and phones appear only when the token's grant includes
+    pii:read; every export is written to the access log."""
+    import orjson
+
+    from hub.db import get_engine
+    from registry.read import current_release, iter_persons
+    from registry.tokens import audit, grant_for
+
+    engine = get_engine()
+    with engine.connect() as conn:
+        grant = grant_for(conn, token)
+        grant.require(f"{what}:read")
+        release = current_release(conn)
+    if release is None:
+        raise click.ClickException("no registry has been published yet: run `hub run` first")
+    n = 0
+    try:
+        with engine.connect() as conn:
+            rows = iter_persons(conn, release=release, pii=grant.pii) if what == "persons" else iter([])
+            sink = out.open("wb") if out else sys.stdout.buffer
+            try:
+                for row in rows:
+                    sink.write(orjson.dumps(row, default=str) + b"\n")
+                    n += 1
+                sink.flush()
+            except BrokenPipeError:  # the reader stopped early (`| head`); what it got is logged
+                sys.stdout = None  # type: ignore[assignment]
+            finally:
+                if out:
+                    sink.close()
+    finally:  # after the read transaction: every record handed out is in the access log
+        with engine.begin() as conn:
+            audit(conn, grant, f"export:{what}", n, grant.pii, f"release {release}")
+    if what == "findings" and n == 0:
+        _say("no findings: subsidy rules are not judged yet")
+    _say(f"{n:,} {what} of registry release {release}" + (f" written to {out}" if out else "")
+         + ("" if grant.pii else " (personal data masked)"))
+
+
+@cli.group()
+def token() -> None:
+    """API tokens."""
+
+
+@token.command("create")
+@click.option("--name", required=True, help="who the token is for (unique)")
+@click.option("--scope", "scopes", multiple=True, required=True,
+              help="persons:read, findings:read, pii:read (repeatable)")
+def token_create(name: str, scopes: tuple[str, ...]) -> None:
+    """Create an API token; it is printed alone on the last line, once."""
+    from hub.db import get_engine
+    from registry.tokens import create_token
+
+    with get_engine().begin() as conn:
+        secret = create_token(conn, name, list(scopes))
+    _say(f"token {name!r} with scopes {', '.join(sorted(set(scopes)))} — keep it; it is not shown again:")
+    click.echo(secret)
+
+
+def _registry_status(conn) -> None:  # noqa: ANN001
+    from sqlalchemy import func, select
+
+    from schemas.registry import LinkReview, LinkRun, RegistryRelease
+
+    rel = conn.execute(select(RegistryRelease).order_by(RegistryRelease.release.desc()).limit(1)).first()
+    if rel is None:
+        click.echo("no registry published yet: `hub link` (or `hub run`)")
+    else:
+        open_reviews = conn.execute(select(func.count()).select_from(LinkReview)
+                                    .where(LinkReview.status == "open")).scalar_one()
+        click.echo(f"registry release {rel.release} published {rel.published_at:%Y-%m-%d %H:%M:%S} UTC "
+                   f"(as of {rel.as_of or '-'}): {rel.persons:,} persons, {rel.links:,} linked records, "
+                   f"{open_reviews:,} uncertain matches awaiting review")
+    failed = conn.execute(select(LinkRun).where(LinkRun.status == "failed").order_by(LinkRun.id.desc())
+                          .limit(1)).first()
+    if failed is not None and (rel is None or failed.id > rel.link_run_id):
+        click.echo(f"  the latest link run {failed.id} FAILED: {failed.error}")
 
 
 @cli.group()

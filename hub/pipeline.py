@@ -65,3 +65,14 @@ def validate_step(ingest_run_id: int | None) -> dict:
              settings.home / "reports" / "quality" / "index.html")
     return {"quality_run": result.run_id, "status": result.status,
             "blocked": [f"{r.platform}/{r.resource}" for r in result.resources if r.status == "blocked"]}
+
+
+def link_step() -> dict:
+    """Link the registry's inputs into persons and publish the next release (see
+    ``linking.run``); the numbers go to the task log, without personal data."""
+    from linking.run import link
+
+    settings = get_settings()
+    settings.ensure_home()
+    result = link(settings, progress=log.info)
+    return result.as_dict()

@@ -44,6 +44,10 @@ class HubSettings(BaseSettings):
     parallel_platforms: int = 5
     # Quality: how many validation runs keep their GX Data Docs (about 4 MB each).
     quality_docs_keep: int = 30
+    # Linking: a record joins its best candidate person at this match probability; below
+    # it, when it probably describes somebody (at least ``review_at``), it waits for a steward.
+    link_at: float = Field(default=0.99, gt=0.5, lt=1.0)
+    review_at: float = Field(default=0.5, gt=0.0, lt=1.0)
 
     @field_validator("requests_per_second", mode="before")
     @classmethod

@@ -74,7 +74,7 @@ print(ids)
     assert out.returncode == 0, out.stderr[-3000:]
     for platform in ("civil_affairs", "health", "medical_insurance", "public_security", "property_mgmt"):
         assert f"ingest_{platform}" in out.stdout
-    assert "'validate'" in out.stdout
+    assert "'validate'" in out.stdout and "'link'" in out.stdout
 
 
 @pytest.mark.slow
@@ -109,7 +109,12 @@ def test_airflow_dags_test_lands_every_platform(tmp_path: Path) -> None:
             "select platform || '/' || resource, sum(landed_new) from ingest_batch group by 1")).all())
         quality = conn.execute(text("select ingest_run_id, status from quality_run")).all()
         accepted = conn.execute(text("select count(*) from acc_civil_affairs__elders")).scalar()
+        published = conn.execute(text("select status, release from link_run")).all()
+        elders_linked = conn.execute(text(
+            "select count(distinct person_id) from person_link where valid_to is null "
+            "and platform = 'civil_affairs' and resource = 'elders'")).scalar()
     assert runs == [("airflow", "success")]
+    assert published == [("published", 1)] and elders_linked == 40  # 40 distinct numbers
     assert len(quality) == 1 and quality[0][1] in ("passed", "warned"), quality
     assert accepted == 40
     for key in ("civil_affairs/elders", "medical_insurance/insured-persons", "public_security/residents",

@@ -1,0 +1,115 @@
+"""Linkage quality and cost: generate a city, serve it, ingest and validate it through the
+hub's real path (HTTP → landing → staging → quality gate), then link and publish, and
+print pairwise precision, recall and F1 against the generator's truth, with wall time and
+peak memory of the linking run.
+
+    uv run python benchmarks/bench_linking.py --elders 20000
+    uv run python benchmarks/bench_linking.py --elders 20000 --noise-scale 2 --seed 7
+
+Each configuration runs in a fresh child process, so the peak resident memory printed is
+that of one linking run (ingest and validation happen in an earlier child).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+
+def _prepare(elders: int, seed: int, noise: float, home: Path) -> None:
+    from hub.settings import HubSettings
+    from landing.ingest import ingest_all
+    from quality.validate import validate
+    from simulators.apps.base import Credentials
+    from simulators.faults import FaultConfig
+    from simulators.generator import GeneratorConfig, NoiseConfig, generate
+    from simulators.runtime import connections_for
+    from simulators.server import start_simulators
+    from simulators.store import SimClock
+
+    t = time.monotonic()
+    config = GeneratorConfig(elders=elders, seed=seed, noise=NoiseConfig().scaled(noise))
+    store, truth = generate(config)
+    truth.write(home / "truth")
+    print(f"  generated {elders:,} elders (seed {seed}, noise x{noise}) in {time.monotonic() - t:.0f}s", flush=True)
+    with start_simulators(store, SimClock(config.now), FaultConfig.none(export_ready_after_s=0.05),
+                          Credentials()) as sims:
+        for platform, conn in connections_for(sims.urls, Credentials()).items():
+            os.environ[f"AIRFLOW_CONN_{platform.upper()}"] = json.dumps(conn)
+        s = HubSettings(home=home, requests_per_second=None)
+        t = time.monotonic()
+        run = ingest_all(settings=s)
+        print(f"  ingested {run.received:,} records in {time.monotonic() - t:.0f}s [{run.status}]", flush=True)
+    t = time.monotonic()
+    q = validate(s, docs=False)
+    print(f"  validated in {time.monotonic() - t:.0f}s [{q.status}]", flush=True)
+
+
+def _link(home: Path) -> dict:
+    from hub.db import get_engine
+    from hub.settings import HubSettings
+    from linking.evaluate import current_links, load_truth, pairwise
+    from linking.run import link
+
+    s = HubSettings(home=home)
+    t = time.monotonic()
+    result = link(s, progress=lambda m: print("   ", m, flush=True))
+    seconds = time.monotonic() - t
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    truth, elders = load_truth(home / "truth")
+    with get_engine(s).connect() as conn:
+        score = pairwise(current_links(conn), truth, elders)
+    return {"precision": score.precision, "recall": score.recall, "f1": score.f1, "records": score.records,
+            "non_elder_linked": score.non_elder_linked, "seconds": seconds, "peak_mb": peak,
+            "persons": result.published.persons if result.published else 0,
+            "review": result.published.reviews if result.published else 0}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--elders", type=int, default=20_000)
+    ap.add_argument("--seed", type=int, action="append", help="repeatable (default 42)")
+    ap.add_argument("--noise-scale", type=float, action="append", help="repeatable (default 1)")
+    ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        step, home = args.child
+        if step == "prepare":
+            elders, seed, noise = os.environ["BENCH_CONFIG"].split(",")
+            _prepare(int(elders), int(seed), float(noise), Path(home))
+        else:
+            print("RESULT " + json.dumps(_link(Path(home))), flush=True)
+        return
+    rows = []
+    for seed in args.seed or [42]:
+        for noise in args.noise_scale or [1.0]:
+            print(f"{args.elders:,} elders, seed {seed}, noise x{noise}", flush=True)
+            with tempfile.TemporaryDirectory(prefix="bench-link-") as home:
+                env = {**os.environ, "BENCH_CONFIG": f"{args.elders},{seed},{noise}"}
+                subprocess.run([sys.executable, __file__, "--child", "prepare", home], check=True, env=env,
+                               cwd=REPO)
+                out = subprocess.run([sys.executable, __file__, "--child", "link", home], check=True, env=env,
+                                     cwd=REPO, stdout=subprocess.PIPE, text=True).stdout
+                print("".join(line + "\n" for line in out.splitlines() if not line.startswith("RESULT")), end="")
+                r = json.loads(next(line for line in out.splitlines() if line.startswith("RESULT"))[7:])
+                rows.append((seed, noise, r))
+    print()
+    print(f"{'elders':>9} {'seed':>5} {'noise':>6} {'records':>10} {'precision':>9} {'recall':>8} {'F1':>8} "
+          f"{'non-elder':>9} {'review':>7} {'link s':>7} {'peak MB':>8}")
+    for seed, noise, r in rows:
+        print(f"{args.elders:>9,} {seed:>5} {noise:>6} {r['records']:>10,} {r['precision']:>9.4f} {r['recall']:>8.4f} "
+              f"{r['f1']:>8.4f} {r['non_elder_linked']:>9} {r['review']:>7} {r['seconds']:>7.1f} {r['peak_mb']:>8.0f}")
+
+
+if __name__ == "__main__":
+    main()

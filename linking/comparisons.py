@@ -1,0 +1,230 @@
+"""Field comparisons for probabilistic linking, as named, declarative objects.
+
+Each :class:`Comparison` compares one source record with one candidate person (the
+values that person's anchor records hold) and answers one of its ordered ``levels``, the
+most specific first, or ``None`` when either side has no value (a null level carries no
+evidence). The levels are what the Fellegi–Sunter model (``linking.model``) weighs; no
+weight is written here.
+
+Built in the style of Splink's comparison library: levels are validated when a
+comparison is built, and the message says what was expected.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+
+from rapidfuzz.distance import JaroWinkler
+
+from linking.names import homophones
+from linking.records import LinkRecord
+
+__all__ = ["COMPARISONS", "Comparison", "Profile", "comparison_vector", "id_repairs"]
+
+
+class ComparisonError(ValueError):
+    """A comparison was declared wrongly."""
+
+
+@dataclass(slots=True, eq=False)
+class Profile:
+    """What a candidate person's anchor records say: every value seen, per field."""
+
+    ids: set[str] = field(default_factory=set)
+    names: set[str] = field(default_factory=set)
+    births: set[date] = field(default_factory=set)
+    genders: set[str] = field(default_factory=set)
+    phones: set[str] = field(default_factory=set)
+    districts: set[str] = field(default_factory=set)
+    addresses: list[str] = field(default_factory=list)
+
+    def add(self, r: LinkRecord) -> None:
+        if r.id18:  # also a number its record contradicts: the birth and gender comparisons
+            self.ids.add(r.id18)  # weigh that disagreement on their own
+        if r.name:
+            self.names.add(r.name)
+        if r.birth:
+            self.births.add(r.birth)
+        if r.gender:
+            self.genders.add(r.gender)
+        if r.phone:
+            self.phones.add(r.phone)
+        if r.district:
+            self.districts.add(r.district)
+        if r.address and r.address not in self.addresses:
+            self.addresses.append(r.address)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """``compare(record, profile)`` -> index into ``levels`` or ``None`` (no value)."""
+
+    name: str
+    description: str
+    levels: tuple[str, ...]
+    compare: Callable[[LinkRecord, Profile], int | None]
+
+    def __post_init__(self) -> None:
+        if len(self.levels) < 2:
+            raise ComparisonError(f"comparison {self.name!r}: needs at least two levels "
+                                  f"(an agreement and a disagreement), got {self.levels!r}")
+        if len(set(self.levels)) != len(self.levels):
+            raise ComparisonError(f"comparison {self.name!r}: level names must be unique, got {self.levels!r}")
+        if self.levels[-1] != "else":
+            raise ComparisonError(f"comparison {self.name!r}: the last level must be 'else' "
+                                  f"(everything that agrees on nothing), got {self.levels[-1]!r}")
+
+    def level(self, record: LinkRecord, profile: Profile) -> int | None:
+        return self.compare(record, profile)
+
+
+# ------------------------------------------------------------------------- ID number
+
+_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_CHECK = "10X98765432"
+
+
+def _check_char(body17: str) -> str:
+    return _CHECK[sum(int(d) * w for d, w in zip(body17, _WEIGHTS, strict=True)) % 11]
+
+
+def id_repairs(cleaned: str | None) -> list[str]:
+    """Valid ID numbers one keying error away from ``cleaned``: its first 17 digits with
+    the right check character (a wrong check digit), and every swap of two adjacent
+    characters that yields a valid number (transposed digits). A guess, never proof:
+    the linker accepts one only where other fields agree."""
+    if not cleaned or len(cleaned) != 18 or not cleaned[:17].isdigit():
+        return []
+    out = []
+    body = cleaned[:17]
+    fixed = body + _check_char(body)
+    if fixed != cleaned:
+        out.append(fixed)
+    for i in range(17):
+        s = cleaned[:i] + cleaned[i + 1] + cleaned[i] + cleaned[i + 2:]
+        if s != cleaned and s[:17].isdigit() and (s[17] == "X" or s[17].isdigit()) and _check_char(s[:17]) == s[17]:
+            out.append(s)
+    return out
+
+
+def _near_id(a: str, b: str) -> bool:
+    """One substituted character or one swap of adjacent characters apart."""
+    diff = [i for i in range(18) if a[i] != b[i]]
+    if len(diff) == 1:
+        return True
+    return len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]]
+
+
+def _id_level(r: LinkRecord, p: Profile) -> int | None:
+    if not p.ids:
+        return None
+    if r.id18 is not None:
+        if r.id18 in p.ids:
+            return 0
+        return 1 if any(_near_id(r.id18, i) for i in p.ids) else 2
+    if r.id_clean is not None and len(r.id_clean) == 18:
+        return 1 if any(_near_id(r.id_clean, i) for i in p.ids) else 2
+    return None
+
+
+def _masked_level(r: LinkRecord, p: Profile) -> int | None:
+    if r.id_prefix is None or r.id_suffix is None or not p.ids:
+        return None
+    return 0 if any(i[:6] == r.id_prefix and i[14:] == r.id_suffix for i in p.ids) else 1
+
+
+# ------------------------------------------------------------------------------ name
+
+def _name_level(r: LinkRecord, p: Profile) -> int | None:
+    if not r.name or not p.names:
+        return None
+    if r.name in p.names:
+        return 0
+    if any(homophones(r.name, n) for n in p.names):
+        return 1
+    if max(JaroWinkler.similarity(r.name, n) for n in p.names) >= 0.8:
+        return 2
+    return 3
+
+
+# ------------------------------------------------------------------- birth and gender
+
+def _birth_level(r: LinkRecord, p: Profile) -> int | None:
+    if r.birth is not None and p.births:
+        if r.birth in p.births:
+            return 0
+        if any(_one_digit_apart(b, r.birth) for b in p.births):
+            return 2
+        if any(b.year == r.birth.year for b in p.births):
+            return 3
+        if any(abs(b.year - r.birth.year) <= 1 for b in p.births):
+            return 4
+        return 5
+    if r.birth_year is not None and p.births:  # the property platform knows the year only
+        if any(b.year == r.birth_year for b in p.births):
+            return 1
+        if any(abs(b.year - r.birth_year) <= 1 for b in p.births):
+            return 4
+        return 5
+    return None
+
+
+def _one_digit_apart(a: date, b: date) -> bool:
+    sa, sb = a.strftime("%Y%m%d"), b.strftime("%Y%m%d")
+    return sum(x != y for x, y in zip(sa, sb, strict=True)) == 1
+
+
+def _gender_level(r: LinkRecord, p: Profile) -> int | None:
+    if not r.gender or not p.genders:
+        return None
+    return 0 if r.gender in p.genders else 1
+
+
+# ---------------------------------------------------------------- contact and place
+
+def _phone_level(r: LinkRecord, p: Profile) -> int | None:
+    if not r.phone or not p.phones:
+        return None
+    if r.phone in p.phones:
+        return 0
+    return 1 if any(r.phone[-4:] == q[-4:] for q in p.phones) else 2
+
+
+def _district_level(r: LinkRecord, p: Profile) -> int | None:
+    if not r.district or not p.districts:
+        return None
+    return 0 if r.district in p.districts else 1
+
+
+def _community_level(r: LinkRecord, p: Profile) -> int | None:
+    if not r.community or not p.addresses:
+        return None
+    return 0 if any(r.community in a for a in p.addresses) else 1
+
+
+COMPARISONS: tuple[Comparison, ...] = (
+    Comparison("id_number", "the record's ID number against the person's: equal; one keying error apart "
+               "(a wrong check digit, a substituted digit, two adjacent digits swapped)",
+               ("exact", "one_error", "else"), _id_level),
+    Comparison("masked_id", "the property platform's masked number against the person's: the first 6 and "
+               "last 4 characters agree", ("agrees", "else"), _masked_level),
+    Comparison("name", "normalised names: equal; homophones (every character shares a pinyin reading); "
+               "Jaro-Winkler similarity >= 0.8",
+               ("exact", "homophone", "similar", "else"), _name_level),
+    Comparison("birth", "birth dates: equal; (property platform, which gives the year only) the same year; "
+               "one digit apart (a typo); the same year; a year apart",
+               ("exact", "year_given_agrees", "one_digit", "same_year", "year_apart", "else"), _birth_level),
+    Comparison("gender", "gender", ("exact", "else"), _gender_level),
+    Comparison("phone", "normalised phone numbers: equal; the same last four digits",
+               ("exact", "last4", "else"), _phone_level),
+    Comparison("district", "current district codes", ("exact", "else"), _district_level),
+    Comparison("community", "the property order's community name appears in one of the person's addresses",
+               ("contained", "else"), _community_level),
+)
+
+
+def comparison_vector(r: LinkRecord, p: Profile,
+                      comparisons: Sequence[Comparison] = COMPARISONS) -> tuple[int | None, ...]:
+    return tuple(c.level(r, p) for c in comparisons)

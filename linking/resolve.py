@@ -1,0 +1,313 @@
+"""Entity resolution: which person each source record describes.
+
+The passes, each guarding the one before:
+
+1. **Persons from anchors.** Public-security residents and civil-affairs elders (the
+   resources that found persons) with a valid ID number that agrees with the record's own
+   birth date and gender are grouped by that number: one person per number, however many
+   records a platform holds for it (the same person registered in two districts).
+2. **Deterministic links.** Any other record with such a trustworthy number joins the
+   person holding it (confidence 1).
+3. **Probabilistic links** for everything else — a broken number (wrong check digit,
+   transposed digits), a number contradicting the record's birth date or gender, no
+   number, the property platform's masked number. Candidates come from blocking passes
+   (the number and its one-error repairs, masked first-6/last-4, pinyin name + birth
+   year, name + birth date, phone), so cost grows with the records, not their square.
+   Each pair is scored by the Fellegi–Sunter model of ``linking.model`` over the
+   comparisons of ``linking.comparisons``, and turned into a match probability per
+   candidate under "a record describes at most one person" (rivals share it); a record
+   joins its best candidate when that probability is at least ``link_at``; otherwise,
+   when the chance that it describes *somebody* is at least ``review_at``, its leading
+   candidates go on the stewards' review queue, and the record stays unlinked until a
+   steward decides.
+   Anchor records go first: one that matches no person founds its own.
+4. **Elders only.** A person is kept when the anchors know them as aged 60 or over on
+   the platforms' as-of date (or on their date of death); otherwise their records are
+   linked to nobody.
+
+Clustering stays sane because records only ever join persons: two persons are never
+chained together through a third record, and two different trustworthy ID numbers are
+never merged by the model. Stewards' decisions (``must_link``/``cannot_link`` between a
+record and a record of the person) override every pass.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date
+
+import numpy as np
+
+from linking.comparisons import COMPARISONS, Profile, comparison_vector, id_repairs
+from linking.model import NULL, FSModel, estimate, posteriors
+from linking.names import name_key
+from linking.records import PERSON_RESOURCES, LinkRecord
+
+__all__ = ["Decision", "Resolution", "ReviewItem", "resolve"]
+
+Key = tuple[str, str, str]
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A steward's ruling on a record and a record of a person: ``must_link`` or
+    ``cannot_link``."""
+
+    record: Key
+    other: Key
+    decision: str
+
+
+@dataclass
+class ReviewItem:
+    record: int  # index into Resolution.records
+    person: int  # index into Resolution.persons
+    probability: float
+    explanation: list[dict]
+
+
+@dataclass
+class Resolution:
+    records: list[LinkRecord]
+    person_of: list[int | None]
+    confidence: list[float]
+    method: list[str]  # id, probabilistic, steward, anchor, not_elder, unmatched, review
+    persons: list[list[int]]  # person -> its records (anchor records first)
+    model: FSModel | None
+    review: list[ReviewItem] = field(default_factory=list)
+    stats: dict[str, int] = field(default_factory=dict)
+
+
+_CLASS = {key: i for i, key in enumerate(PERSON_RESOURCES)}
+_BLOCK_CAP = 50  # a blocking key shared by more persons than this says nothing
+
+
+class _Persons:
+    """Persons under construction, with the blocking indexes over their anchor records."""
+
+    def __init__(self) -> None:
+        self.members: list[list[int]] = []
+        self.profiles: list[Profile] = []
+        self.by_id: dict[str, int] = {}
+        self.index: dict[tuple, set[int]] = defaultdict(set)
+
+    def new(self) -> int:
+        self.members.append([])
+        self.profiles.append(Profile())
+        return len(self.members) - 1
+
+    def add_anchor(self, pid: int, r: LinkRecord) -> None:
+        self.members[pid].append(r.idx)
+        self.profiles[pid].add(r)
+        if r.id18:
+            if not r.id_contradicted:  # only a trustworthy number links deterministically
+                self.by_id.setdefault(r.id18, pid)
+            self.index[("id", r.id18)].add(pid)
+            self.index[("id17", r.id18[:17])].add(pid)
+            self.index[("mask", r.id18[:6], r.id18[14:])].add(pid)
+        y = r.year()
+        if r.name:
+            if y is not None:
+                self.index[("ny", name_key(r.name), y)].add(pid)
+            if r.birth is not None:
+                self.index[("nb", r.name, r.birth)].add(pid)
+        if r.phone:
+            self.index[("ph", r.phone)].add(pid)
+
+    def candidates(self, r: LinkRecord) -> set[int]:
+        out: set[int] = set()
+        ids = [i for i in (r.id18, r.id_clean) if i]
+        for i in ids:
+            self._take(out, ("id", i))
+            for fixed in id_repairs(i):
+                self._take(out, ("id", fixed))
+            if len(i) == 18:
+                self._take(out, ("id17", i[:17]))
+        if r.id_prefix and r.id_suffix:
+            self._take(out, ("mask", r.id_prefix, r.id_suffix))
+        y = r.year()
+        if r.name:
+            if y is not None:
+                self._take(out, ("ny", name_key(r.name), y))
+            if r.birth is not None:
+                self._take(out, ("nb", r.name, r.birth))
+        if r.phone:
+            self._take(out, ("ph", r.phone))
+        return out
+
+    def _take(self, out: set[int], key: tuple) -> None:
+        block = self.index.get(key)
+        if block and len(block) <= _BLOCK_CAP:
+            out.update(block)
+
+
+def _trusted(r: LinkRecord) -> bool:
+    return r.id18 is not None and not r.id_contradicted
+
+
+def resolve(records: list[LinkRecord], as_of: date, *, decisions: Iterable[Decision] = (),
+            link_at: float = 0.99, review_at: float = 0.5, seed: int = 0,
+            progress: Callable[[str], None] | None = None) -> Resolution:
+    say = progress or (lambda _m: None)
+    n = len(records)
+    person_of: list[int | None] = [None] * n
+    confidence = [0.0] * n
+    method = ["unmatched"] * n
+    by_key = {r.key: r.idx for r in records}
+    must: dict[int, int] = {}
+    cannot: dict[int, set[int]] = defaultdict(set)
+    for d in decisions:
+        a, b = by_key.get(d.record), by_key.get(d.other)
+        if a is None or b is None:
+            continue
+        if d.decision == "must_link":
+            must[a] = b
+        elif d.decision == "cannot_link":
+            cannot[a].add(b)
+            cannot[b].add(a)
+
+    P = _Persons()
+    # 1. persons from anchors with a trustworthy number
+    residue_anchors: list[LinkRecord] = []
+    for r in records:
+        if not r.anchor:
+            continue
+        if _trusted(r) and r.idx not in must and r.idx not in cannot:
+            pid = P.by_id.get(r.id18)  # type: ignore[arg-type]
+            if pid is None:
+                pid = P.new()
+            P.add_anchor(pid, r)
+            person_of[r.idx], confidence[r.idx], method[r.idx] = pid, 1.0, "id"
+        else:
+            residue_anchors.append(r)
+    # 2. deterministic links
+    residue: list[LinkRecord] = []
+    labelled: list[tuple[int, int]] = []
+    for r in records:
+        if r.anchor:
+            continue
+        decided = r.idx in must or r.idx in cannot  # a steward's ruling goes through the model's pass
+        pid = P.by_id.get(r.id18) if _trusted(r) and not decided else None  # type: ignore[arg-type]
+        if pid is not None:
+            person_of[r.idx], confidence[r.idx], method[r.idx] = pid, 1.0, "id"
+            labelled.append((r.idx, pid))
+        else:
+            residue.append(r)
+    say(f"linking: {len(P.members):,} persons from anchors' ID numbers, "
+        f"{len(labelled):,} records linked by ID number, "
+        f"{len(residue_anchors) + len(residue):,} left for probabilistic linking")
+
+    # 3. the model, estimated from this data
+    rng = random.Random(seed)
+    labelled_v = _vectors([(records[i], P.profiles[p]) for i, p in _sample(labelled, 20_000, rng)])
+    if len(labelled_v):
+        labelled_v[:, 0] = NULL  # these pairs agree on the number by construction
+    if P.members:
+        rand_pairs = [(records[rng.randrange(n)], P.profiles[rng.randrange(len(P.members))])
+                      for _ in range(min(50_000, 10 * n))]
+    else:
+        rand_pairs = []
+    random_v = _vectors(rand_pairs)
+    cand = [(r, pid) for r in residue_anchors + residue for pid in sorted(P.candidates(r))]
+    cand_v = _vectors([(r, P.profiles[pid]) for r, pid in cand])
+    groups = np.asarray([r.idx for r, _ in cand], dtype=np.int64)
+    record_class = np.asarray([_CLASS[(r.platform, r.resource)] for r in records], dtype=np.int64)
+    model = estimate(COMPARISONS, random_v, labelled_v, cand_v, groups, record_class, len(P.members))
+    say(f"linking: model estimated from {len(labelled_v):,} ID-linked pairs, {len(random_v):,} random "
+        f"pairs and {len(cand_v):,} candidate pairs ({model.iterations} EM iterations)")
+
+    review: list[ReviewItem] = []
+
+    def decide(r: LinkRecord) -> tuple[int | None, float, str]:
+        if r.idx in must:
+            target = person_of[must[r.idx]]
+            if target is not None:
+                return target, 1.0, "steward"
+        pids = [p for p in P.candidates(r) if not (cannot.get(r.idx) and cannot[r.idx] & set(P.members[p]))]
+        if not pids:
+            return None, 0.0, "unmatched"
+        vs = _vectors([(r, P.profiles[p]) for p in pids])
+        probs = posteriors(model.score(vs), np.zeros(len(pids), dtype=np.int64),
+                           model.prior[[_CLASS[(r.platform, r.resource)]]], len(P.members))
+        best = int(np.argmax(probs))
+        pb = float(probs[best])
+        if pb >= link_at:
+            return pids[best], pb, "probabilistic"
+        if float(probs.sum()) >= review_at:
+            # somebody, probably, but not certainly this one: the steward sees the leading
+            # candidates side by side
+            for j in np.argsort(-probs)[:3]:
+                if probs[j] >= 0.05:
+                    review.append(ReviewItem(r.idx, pids[j], float(probs[j]), model.explain(vs[j].tolist())))
+            return None, pb, "review"
+        return None, pb, "unmatched"
+
+    # anchors first: each either joins a person or founds one
+    for r in residue_anchors:
+        pid, conf, how = decide(r)
+        if pid is None:
+            pid, conf, how = P.new(), 1.0, "anchor"
+        P.add_anchor(pid, r)
+        person_of[r.idx], confidence[r.idx], method[r.idx] = pid, conf, how
+    for r in residue:
+        pid, conf, how = decide(r)
+        person_of[r.idx], confidence[r.idx], method[r.idx] = pid, conf, how
+
+    # 4. elders only
+    persons = [list(m) for m in P.members]
+    for pid, anchors in enumerate(P.members):
+        if not _is_elder([records[i] for i in anchors], as_of):
+            persons[pid] = []
+    for r in records:
+        pid = person_of[r.idx]
+        if pid is None:
+            continue
+        if not persons[pid]:
+            person_of[r.idx], method[r.idx] = None, "not_elder"
+        elif not r.anchor:
+            persons[pid].append(r.idx)
+    review = [it for it in review if persons[it.person]]
+    stats: dict[str, int] = defaultdict(int)
+    for m in method:
+        stats[m] += 1
+    stats["persons"] = sum(1 for p in persons if p)
+    return Resolution(records, person_of, confidence, method, persons, model, review, dict(stats))
+
+
+def _sample(items: list, k: int, rng: random.Random) -> list:
+    return items if len(items) <= k else rng.sample(items, k)
+
+
+def _vectors(pairs: list[tuple[LinkRecord, Profile]]) -> np.ndarray:
+    if not pairs:
+        return np.zeros((0, len(COMPARISONS)), dtype=np.int8)
+    rows = [[NULL if v is None else v for v in comparison_vector(r, p)] for r, p in pairs]
+    return np.asarray(rows, dtype=np.int8)
+
+
+def age_on(birth: date, day: date) -> int:
+    """Full years (周岁) on ``day``."""
+    return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
+
+
+def _is_elder(anchors: list[LinkRecord], as_of: date) -> bool:
+    """Aged 60 or over on ``as_of``, or on the date of death. The birth date is the
+    public-security record's, else the civil-affairs one's, else the ID number's; a person
+    whose birth date nobody knows is kept (the anchors share elders only)."""
+    born = None
+    for want in ("public_security", "civil_affairs"):
+        born = next((r.birth for r in anchors if r.platform == want and r.birth), None)
+        if born:
+            break
+    if born is None:
+        from landing.normalize import id_birth_date
+
+        born = next((id_birth_date(r.id18) for r in anchors if r.id18), None)
+    if born is None:
+        return True
+    death = next((r.death_date for r in anchors if r.platform == "public_security" and r.death_date), None)
+    day = min(as_of, death) if death else as_of
+    return age_on(born, day) >= 60

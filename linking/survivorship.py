@@ -1,0 +1,135 @@
+"""Survivorship: the golden record of one person from its linked source records, each
+field with the source record it came from (``provenance``).
+
+Rules (REGISTRY.md, issue "Entity resolution"):
+
+* **identity** (ID number, name, gender, birth date): public security first, then civil
+  affairs, then any other record with a trustworthy number; within a source the most
+  recently updated record. The ID number comes from a record whose number is valid and
+  agrees with its own birth date and gender; only when no record has such a number, from
+  a valid number that disagrees (its check digit vouches for it; the record's date or
+  gender field is the likelier typo). Gender and birth date fall back to what the number
+  encodes.
+* **district**: public security's current registration, then civil affairs, then
+  medical insurance.
+* **status and death**: public security's registration status (``1`` deceased, ``2``
+  moved out). A health death certificate is the second source: it makes a person whom
+  public security still lists as normal (or does not know) deceased — public security
+  lags behind the certificate, it does not contradict it. Public security's date of
+  death wins when both give one.
+* **assistance status, household type, town/village, care flags**: civil affairs.
+* **disability level**: the newer of civil affairs' ability assessment and long-term-care
+  insurance's disability assessment (by assessment date).
+* **phone and address**: the most recently updated value among records linked with
+  confidence (civil-affairs elders, public-security address, property orders' phones).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date
+from typing import Any
+
+from landing.normalize import id_birth_date, id_gender
+from linking.records import LinkRecord
+
+__all__ = ["golden"]
+
+_IDENTITY_ORDER = ("public_security", "civil_affairs", "medical_insurance", "health")
+_CA_FIELDS = ("hukou_type", "town", "village", "assistance_type", "left_behind", "lives_alone", "lost_only_child")
+
+
+def _src(r: LinkRecord) -> list[str]:
+    return [r.platform, r.resource, r.record_id]
+
+
+def _latest(records: Iterable[LinkRecord]) -> list[LinkRecord]:
+    """Most recently updated first (ties: record id, for a stable choice)."""
+    return sorted(records, key=lambda r: (r.updated_at or 0, r.record_id), reverse=True)
+
+
+def golden(records: Sequence[LinkRecord], confident: set[int] | None = None) -> dict[str, Any]:
+    """``records``: the person's linked records; ``confident``: indexes of records linked
+    with confidence (phones and addresses are taken from these only; default all)."""
+    out: dict[str, Any] = {}
+    prov: dict[str, list[str]] = {}
+
+    def put(name: str, value: Any, r: LinkRecord | None) -> None:
+        out[name] = value
+        if value is not None and r is not None:
+            prov[name] = _src(r)
+
+    by_platform = {p: _latest(r for r in records if r.platform == p) for p in _IDENTITY_ORDER}
+    ordered = [r for p in _IDENTITY_ORDER for r in by_platform[p]]
+
+    # identity
+    id_rec = next((r for r in ordered if r.id18 and not r.id_contradicted), None)
+    if id_rec is None:  # a valid number that disagrees with its record's birth date or
+        # gender: the check digit vouches for the number, so the record's field is the
+        # likelier typo — better than no number at all
+        id_rec = next((r for r in ordered if r.id18), None)
+    put("id_card_no", id_rec.id18 if id_rec else None, id_rec)
+    for name, attr in (("name", "name"), ("gender", "gender"), ("birth_date", "birth")):
+        r = next((r for r in ordered if getattr(r, attr)), None)
+        if name != "name" and id_rec is not None and (r is None or _rank(r) > _rank(id_rec)):
+            # the number's own birth date / gender beats a lower-ranked source's field
+            put(name, id_birth_date(id_rec.id18) if name == "birth_date" else id_gender(id_rec.id18), id_rec)
+        else:
+            put(name, getattr(r, attr) if r else None, r)
+
+    # district
+    r = next((r for p in ("public_security", "civil_affairs", "medical_insurance")
+              for r in by_platform[p] if r.district), None)
+    put("district_code", r.district if r else None, r)
+
+    # status and death
+    ps = by_platform["public_security"][0] if by_platform["public_security"] else None
+    cert = next((r for r in _latest(x for x in records if x.resource == "death-certificates")), None)
+    status, death, death_src = "alive", None, None
+    status_src = ps
+    if ps is not None and ps.ps_status == "2":
+        status = "moved_out"
+    if ps is not None and ps.ps_status == "1":
+        status, death, death_src = "deceased", ps.death_date, ps
+    if cert is not None and status != "moved_out":
+        if status != "deceased":
+            status, status_src = "deceased", cert
+        if death is None:
+            death, death_src = cert.death_date, cert
+    put("status", status, status_src)
+    put("death_date", death, death_src)
+
+    # civil affairs' own fields
+    ca = by_platform["civil_affairs"][0] if by_platform["civil_affairs"] else None
+    for f in _CA_FIELDS:
+        put(f, (ca.extra or {}).get(f) if ca else None, ca)
+
+    # disability: the newer assessment of the two platforms
+    assessments: list[tuple[date, int, LinkRecord]] = []
+    for r in records:
+        e = r.extra or {}
+        if r.resource == "elders" and e.get("ability_level") is not None:
+            assessments.append((e.get("ability_assessed_on") or date.min, e["ability_level"], r))
+        elif r.resource == "ltc-enrolments" and e.get("disability_level") is not None:
+            assessments.append((e.get("assessed_on") or date.min, e["disability_level"], r))
+    if assessments:
+        on, level, r = max(assessments, key=lambda a: (a[0], a[2].updated_at or 0))
+        put("disability_level", level, r)
+        put("disability_assessed_on", None if on == date.min else on, r)
+    else:
+        put("disability_level", None, None)
+        put("disability_assessed_on", None, None)
+
+    # contact: the most recent trustworthy value
+    trusted = [r for r in records if confident is None or r.idx in confident]
+    r = next((r for r in _latest(trusted) if r.phone), None)
+    put("phone", r.phone if r else None, r)
+    r = next((r for r in _latest(trusted) if r.address), None)
+    put("address", r.address if r else None, r)
+
+    out["provenance"] = prov
+    return out
+
+
+def _rank(r: LinkRecord) -> int:
+    return _IDENTITY_ORDER.index(r.platform)

@@ -1,0 +1,133 @@
+"""The unified elder registry: golden persons, their links to source records, releases,
+history, and the stewards' review queue and decisions.
+
+History is kept by *release*: every linking run that publishes gets the next release
+number, and each person version and link row is valid from the release that wrote it up
+to (not including) the release that replaced it (``valid_to`` null = still current). So
+"what did the registry say at release R" is ``valid_from <= R AND (valid_to IS NULL OR
+valid_to > R)``, and "on date X" is the last release published before X.
+
+* ``registry_release`` — one per publishing run: number, time, the platforms' as-of date.
+* ``person_version`` — a golden record (``content``: fields plus provenance) per person and
+  release; a version with ``merged_into`` set says the id now resolves to that person.
+* ``person_link`` — which person (or nobody) a person-describing source record is linked
+  to, with the confidence and how the link was made.
+* ``link_review`` — uncertain matches waiting for a steward, with the score explained.
+* ``link_decision`` — a steward's must-link / cannot-link between two source records;
+  every later run respects it.
+* ``link_run`` — one linking run: counts, the model's parameters, timing.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import JSON, Date, Float, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from schemas.base import Base, UTCDateTime
+from schemas.landing import BigId
+
+__all__ = ["LinkDecision", "LinkReview", "LinkRun", "PersonLink", "PersonVersion", "RegistryRelease"]
+
+
+class LinkRun(Base):
+    __tablename__ = "link_run"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16))  # running, published, failed
+    as_of: Mapped[date | None] = mapped_column(Date)
+    release: Mapped[int | None] = mapped_column(Integer)
+    stats: Mapped[dict | None] = mapped_column(JSON)
+    model: Mapped[dict | None] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class RegistryRelease(Base):
+    __tablename__ = "registry_release"
+
+    release: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    link_run_id: Mapped[int] = mapped_column(BigId)
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    as_of: Mapped[date | None] = mapped_column(Date)
+    persons: Mapped[int] = mapped_column(Integer)
+    links: Mapped[int] = mapped_column(Integer)
+
+
+class PersonVersion(Base):
+    __tablename__ = "person_version"
+
+    person_id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    valid_from: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    valid_to: Mapped[int | None] = mapped_column(Integer)
+    merged_into: Mapped[str | None] = mapped_column(String(16))
+    id_card_no: Mapped[str | None] = mapped_column(String(18))
+    name: Mapped[str | None] = mapped_column(String(64))
+    gender: Mapped[str | None] = mapped_column(String(1))
+    birth_date: Mapped[date | None] = mapped_column(Date)
+    district_code: Mapped[str | None] = mapped_column(String(6))
+    status: Mapped[str | None] = mapped_column(String(16))
+    death_date: Mapped[date | None] = mapped_column(Date)
+    content: Mapped[dict | None] = mapped_column(JSON)
+    content_hash: Mapped[str | None] = mapped_column(String(32))
+
+    __table_args__ = (
+        Index("ix_person_version_current", "valid_to", "person_id"),
+        Index("ix_person_version_id_card_no", "id_card_no"),
+    )
+
+
+class PersonLink(Base):
+    __tablename__ = "person_link"
+
+    platform: Mapped[str] = mapped_column(String(32), primary_key=True)
+    resource: Mapped[str] = mapped_column(String(48), primary_key=True)
+    record_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    valid_from: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    valid_to: Mapped[int | None] = mapped_column(Integer)
+    person_id: Mapped[str | None] = mapped_column(String(16))  # null: linked to nobody
+    confidence: Mapped[float] = mapped_column(Float)
+    method: Mapped[str] = mapped_column(String(16))
+
+    __table_args__ = (
+        Index("ix_person_link_person", "person_id", "valid_to"),
+        Index("ix_person_link_current", "valid_to"),
+    )
+
+
+class LinkReview(Base):
+    __tablename__ = "link_review"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    link_run_id: Mapped[int] = mapped_column(BigId)
+    platform: Mapped[str] = mapped_column(String(32))
+    resource: Mapped[str] = mapped_column(String(48))
+    record_id: Mapped[str] = mapped_column(String(128))
+    person_id: Mapped[str] = mapped_column(String(16))  # the candidate
+    other_platform: Mapped[str] = mapped_column(String(32))  # a record of the candidate,
+    other_resource: Mapped[str] = mapped_column(String(48))  # the one a decision names
+    other_record_id: Mapped[str] = mapped_column(String(128))
+    probability: Mapped[float] = mapped_column(Float)
+    explanation: Mapped[list | None] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16))  # open, decided, obsolete
+
+    __table_args__ = (Index("ix_link_review_status", "status"),)
+
+
+class LinkDecision(Base):
+    __tablename__ = "link_decision"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    platform: Mapped[str] = mapped_column(String(32))
+    resource: Mapped[str] = mapped_column(String(48))
+    record_id: Mapped[str] = mapped_column(String(128))
+    other_platform: Mapped[str] = mapped_column(String(32))
+    other_resource: Mapped[str] = mapped_column(String(48))
+    other_record_id: Mapped[str] = mapped_column(String(128))
+    decision: Mapped[str] = mapped_column(String(16))  # must_link, cannot_link
+    steward: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str | None] = mapped_column(Text)
+    decided_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    active: Mapped[bool] = mapped_column(default=True)  # a later decision on the pair replaces it

@@ -1,0 +1,370 @@
+"""Linking without a database: each comparison, ID repairs, names, survivorship, and the
+resolver's passes on hand-made records."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+import pytest
+
+from linking.comparisons import COMPARISONS, Comparison, ComparisonError, Profile, id_repairs
+from linking.names import homophones, name_key
+from linking.records import LinkRecord
+from linking.resolve import Decision, age_on, resolve
+from linking.survivorship import golden
+from tests.world import id_number
+
+T0 = datetime(2024, 6, 1)
+AS_OF = date(2024, 12, 31)
+ID_A = id_number("370202", "19500101", 123)  # a man (odd sequence)
+ID_B = id_number("370203", "19480512", 246)  # a woman
+
+
+def rec(platform: str, resource: str, rid: str, i: int = 0, **kw) -> LinkRecord:
+    r = LinkRecord(i, platform, resource, rid, kw.pop("updated_at", T0))
+    for k, v in kw.items():
+        setattr(r, k, v)
+    if r.birth_year is None and r.birth is not None:
+        r.birth_year = r.birth.year
+    return r
+
+
+def ps(rid: str, id18: str | None, name: str, birth: date, gender: str, **kw) -> LinkRecord:
+    return rec("public_security", "residents", rid, id18=id18, id_clean=kw.pop("id_clean", id18), name=name,
+               birth=birth, gender=gender, district=kw.pop("district", "370202"), ps_status=kw.pop("ps_status", "0"),
+               **kw)
+
+
+def ca(rid: str, id18: str | None, name: str, birth: date, gender: str, **kw) -> LinkRecord:
+    return rec("civil_affairs", "elders", rid, id18=id18, id_clean=kw.pop("id_clean", id18), name=name, birth=birth,
+               gender=gender, **kw)
+
+
+def indexed(records: list[LinkRecord]) -> list[LinkRecord]:
+    for i, r in enumerate(records):
+        r.idx = i
+    return records
+
+
+def wrong_check(id18: str) -> str:
+    return id18[:17] + ("0" if id18[17] != "0" else "1")
+
+
+def transposed(id18: str, i: int = 14) -> str:
+    return id18[:i] + id18[i + 1] + id18[i] + id18[i + 2:]
+
+
+def profile(*records: LinkRecord) -> Profile:
+    p = Profile()
+    for r in records:
+        p.add(r)
+    return p
+
+
+COMP = {c.name: c for c in COMPARISONS}
+
+
+def level(name: str, r: LinkRecord, p: Profile) -> str | None:
+    c = COMP[name]
+    i = c.level(r, p)
+    return None if i is None else c.levels[i]
+
+
+# ----------------------------------------------------------------------- comparisons
+
+def test_comparisons_are_validated_when_declared() -> None:
+    with pytest.raises(ComparisonError, match="at least two levels"):
+        Comparison("x", "", ("else",), lambda r, p: 0)
+    with pytest.raises(ComparisonError, match="last level must be 'else'"):
+        Comparison("x", "", ("exact", "other"), lambda r, p: 0)
+    with pytest.raises(ComparisonError, match="unique"):
+        Comparison("x", "", ("exact", "exact", "else"), lambda r, p: 0)
+
+
+def test_id_number_levels() -> None:
+    p = profile(ps("R1", ID_A, "张三", date(1950, 1, 1), "M"))
+    other = id_number("370202", "19500101", 555)
+    assert level("id_number", rec("health", "death-certificates", "D", id18=ID_A), p) == "exact"
+    assert level("id_number", rec("h", "r", "D", id18=None, id_clean=wrong_check(ID_A)), p) == "one_error"
+    assert level("id_number", rec("h", "r", "D", id18=None, id_clean=transposed(ID_A)), p) == "one_error"
+    assert level("id_number", rec("h", "r", "D", id18=other), p) == "else"
+    masked = rec("property_mgmt", "service-orders", "O", id_prefix=ID_A[:6], id_suffix=ID_A[14:])
+    assert level("id_number", masked, p) is None
+    assert level("masked_id", masked, p) == "agrees"
+    masked.id_suffix = "0000"
+    assert level("masked_id", masked, p) == "else"
+    assert level("masked_id", rec("h", "r", "D", id18=ID_A), p) is None
+    assert level("id_number", rec("h", "r", "D"), p) is None  # nothing to compare
+    assert level("id_number", rec("h", "r", "D", id18=ID_A), Profile()) is None
+
+
+def test_a_contradicted_number_is_noticed() -> None:
+    """A valid number whose birth date or gender disagrees with the record's own."""
+    r = ps("R1", ID_A, "张三", date(1951, 3, 3), "M")
+    assert r.id_contradicted
+    assert not ps("R1", ID_A, "张三", date(1950, 1, 1), "M").id_contradicted
+    assert ps("R1", ID_A, "张三", date(1950, 1, 1), "F").id_contradicted
+
+
+def test_name_levels() -> None:
+    p = profile(ca("E1", ID_A, "郭英珍", date(1950, 1, 1), "M"))
+    assert level("name", rec("h", "r", "x", name="郭英珍"), p) == "exact"
+    assert level("name", rec("h", "r", "x", name="郭英贞"), p) == "homophone"  # zhēn / zhēn
+    assert level("name", rec("h", "r", "x", name="郭英"), p) == "similar"
+    assert level("name", rec("h", "r", "x", name="李明"), p) == "else"
+    assert level("name", rec("h", "r", "x"), p) is None
+
+
+def test_birth_gender_phone_district_community_levels() -> None:
+    p = profile(ca("E1", ID_A, "张三", date(1950, 1, 1), "M", phone="13800000001", district="370202",
+                   address="青岛市市南区香港中路花园小区3号楼"))
+    assert level("birth", rec("h", "r", "x", birth=date(1950, 1, 1)), p) == "exact"
+    assert level("birth", rec("h", "r", "x", birth=date(1950, 7, 9)), p) == "same_year"
+    assert level("birth", rec("h", "r", "x", birth=date(1950, 1, 2)), p) == "one_digit"  # a typo
+    assert level("birth", rec("h", "r", "x", birth=date(1951, 8, 8)), p) == "year_apart"
+    assert level("birth", rec("h", "r", "x", birth=date(1962, 5, 5)), p) == "else"
+    assert level("birth", rec("p", "o", "x", birth_year=1950), p) == "year_given_agrees"
+    assert level("birth", rec("p", "o", "x", birth_year=1979), p) == "else"
+    assert level("gender", rec("h", "r", "x", gender="M"), p) == "exact"
+    assert level("gender", rec("h", "r", "x", gender="F"), p) == "else"
+    assert level("phone", rec("h", "r", "x", phone="13800000001"), p) == "exact"
+    assert level("phone", rec("h", "r", "x", phone="13900000001"), p) == "last4"
+    assert level("phone", rec("h", "r", "x", phone="13900009999"), p) == "else"
+    assert level("district", rec("h", "r", "x", district="370202"), p) == "exact"
+    assert level("district", rec("h", "r", "x", district="370211"), p) == "else"
+    assert level("community", rec("p", "o", "x", community="花园小区"), p) == "contained"
+    assert level("community", rec("p", "o", "x", community="海景新村"), p) == "else"
+
+
+def test_id_repairs_find_the_number_one_keying_error_away() -> None:
+    assert ID_A in id_repairs(wrong_check(ID_A))
+    for i in range(0, 16):
+        t = transposed(ID_A, i)
+        if t != ID_A:
+            assert ID_A in id_repairs(t), i
+    assert id_repairs("12345") == []
+    assert id_repairs(None) == []
+
+
+def test_homophones_and_name_keys() -> None:
+    assert homophones("郭英贞", "郭英珍")
+    assert homophones("张乐", "张月")  # 乐 reads lè or yuè
+    assert not homophones("张三", "李三")
+    assert not homophones("张三", "张三丰")
+    assert name_key("郭英贞") == name_key("郭英珍")
+
+
+def test_age_in_full_years() -> None:
+    assert age_on(date(1964, 12, 31), date(2024, 12, 31)) == 60
+    assert age_on(date(1965, 1, 1), date(2024, 12, 31)) == 59
+
+
+# ---------------------------------------------------------------------- survivorship
+
+def test_identity_comes_from_public_security_then_civil_affairs() -> None:
+    rs = indexed([
+        ca("E1", ID_A, "张叁", date(1950, 1, 1), "M", updated_at=T0 + timedelta(days=5)),
+        ps("R1", ID_A, "张三", date(1950, 1, 1), "M"),
+    ])
+    g = golden(rs)
+    assert (g["id_card_no"], g["name"]) == (ID_A, "张三")
+    assert g["provenance"]["name"] == ["public_security", "residents", "R1"]
+    # public security's number contradicts its own birth date: the number comes from civil affairs
+    rs[1].birth = date(1955, 5, 5)
+    g = golden(rs)
+    assert g["provenance"]["id_card_no"] == ["civil_affairs", "elders", "E1"]
+    # nobody else has a number: the valid one that disagrees is still better than none
+    g = golden(indexed([rs[1]]))
+    assert (g["id_card_no"], g["provenance"]["id_card_no"][0]) == (ID_A, "public_security")
+
+
+def test_gender_and_birth_fall_back_to_what_the_number_encodes() -> None:
+    g = golden(indexed([rec("medical_insurance", "ltc-enrolments", "L1", id18=ID_B)]))
+    assert (g["gender"], g["birth_date"]) == ("F", date(1948, 5, 12))
+    assert g["provenance"]["gender"] == ["medical_insurance", "ltc-enrolments", "L1"]
+
+
+def test_status_and_death() -> None:
+    dead = ps("R1", ID_A, "张三", date(1950, 1, 1), "M", ps_status="1", death_date=date(2024, 3, 31))
+    assert (golden(indexed([dead]))["status"], golden(indexed([dead]))["death_date"]) == ("deceased", date(2024, 3, 31))
+    moved = ps("R1", ID_A, "张三", date(1950, 1, 1), "M", ps_status="2")
+    assert golden(indexed([moved]))["status"] == "moved_out"
+    # public security still lists them as normal; the certificate is the second source
+    cert = rec("health", "death-certificates", "D1", id18=ID_A, name="张三", death_date=date(2024, 2, 29))
+    g = golden(indexed([ps("R1", ID_A, "张三", date(1950, 1, 1), "M"), cert]))
+    assert (g["status"], g["death_date"]) == ("deceased", date(2024, 2, 29))
+    assert g["provenance"]["status"] == ["health", "death-certificates", "D1"]
+    # both give a date: public security's wins
+    g = golden(indexed([dead, cert]))
+    assert g["death_date"] == date(2024, 3, 31)
+    assert g["provenance"]["death_date"] == ["public_security", "residents", "R1"]
+
+
+def test_disability_is_the_newer_assessment_of_the_two_platforms() -> None:
+    elder = ca("E1", ID_A, "张三", date(1950, 1, 1), "M",
+               extra={"ability_level": 1, "ability_assessed_on": date(2024, 1, 10)})
+    ltc = rec("medical_insurance", "ltc-enrolments", "L1", id18=ID_A,
+              extra={"disability_level": 3, "assessed_on": date(2024, 4, 1)})
+    g = golden(indexed([elder, ltc]))
+    assert (g["disability_level"], g["provenance"]["disability_level"][0]) == (3, "medical_insurance")
+    elder.extra["ability_assessed_on"] = date(2024, 5, 1)
+    assert golden(indexed([elder, ltc]))["disability_level"] == 1
+
+
+def test_phone_is_the_most_recent_confident_value() -> None:
+    old = ca("E1", ID_A, "张三", date(1950, 1, 1), "M", phone="13800000001", updated_at=T0)
+    newer = rec("property_mgmt", "service-orders", "O1", phone="13900000002", updated_at=T0 + timedelta(days=3))
+    rs = indexed([old, newer])
+    assert golden(rs)["phone"] == "13900000002"
+    assert golden(rs, confident={0})["phone"] == "13800000001"  # the order was an uncertain link
+
+
+def test_civil_affairs_fields_come_from_its_latest_record() -> None:
+    a = ca("E1", ID_A, "张三", date(1950, 1, 1), "M", updated_at=T0, extra={"assistance_type": "dibao"})
+    b = ca("E2", ID_A, "张三", date(1950, 1, 1), "M", updated_at=T0 + timedelta(1), extra={"assistance_type": "tekun"})
+    g = golden(indexed([a, b]))
+    assert g["assistance_type"] == "tekun" and g["provenance"]["assistance_type"][2] == "E2"
+
+
+# -------------------------------------------------------------------------- resolver
+
+def _world() -> list[LinkRecord]:
+    """Persons with enough neighbours that the model has something to learn from."""
+    out: list[LinkRecord] = []
+    surnames, given = "王李张刘陈杨赵黄周吴", "秀英桂兰玉明华建国志强"
+    for k in range(120):
+        id18 = id_number("3702" + f"{k % 10 + 2:02d}", f"19{40 + k % 20}0{k % 9 + 1}1{k % 9}", 100 + k)
+        born = date(1940 + k % 20, k % 9 + 1, 10 + k % 9)
+        name = surnames[k % 10] + given[k % 11] + given[(k * 7) % 11]
+        sex = "M" if int(id18[16]) % 2 else "F"
+        out.append(ps(f"R{k}", id18, name, born, sex, address=f"青岛市小区{k}号"))
+        out.append(ca(f"E{k}", id18, name, born, sex, phone=f"1380000{k:04d}"))
+        out.append(rec("medical_insurance", "insured-persons", f"I{k}", id18=id18, id_clean=id18, name=name,
+                       birth=born, gender=sex))
+        out.append(rec("property_mgmt", "service-orders", f"O{k}", name=name, phone=f"1380000{k:04d}",
+                       id_prefix=id18[:6], id_suffix=id18[14:], birth_year=born.year))
+    return out
+
+
+def _person_of(res, key):  # noqa: ANN001, ANN202
+    idx = next(r.idx for r in res.records if r.key == key)
+    return res.person_of[idx]
+
+
+def test_resolver_links_by_number_then_probabilistically() -> None:
+    base = _world()
+    p0 = base[0]
+    assert "秀" in p0.name  # the homophone below needs it
+    extra = [
+        # the same person registered twice with civil affairs (another district)
+        ca("E-dup", p0.id18, p0.name, p0.birth, p0.gender, district="370211"),
+        # a wrong check digit and a transposition, with name and birth date agreeing
+        rec("health", "family-doctor-contracts", "C-check", id_clean=wrong_check(p0.id18), name=p0.name,
+            birth=p0.birth, gender=p0.gender),
+        rec("medical_insurance", "insured-persons", "I-swap", id_clean=transposed(p0.id18, 10), name=p0.name,
+            birth=p0.birth, gender=p0.gender),
+        # no number at all, a homophone of the name, birth date agreeing
+        rec("health", "family-doctor-contracts", "C-none", name=p0.name.replace("秀", "绣"), birth=p0.birth,
+            gender=p0.gender),
+        # a 45-year-old with the same name, masked number and phone of nobody in the registry
+        rec("property_mgmt", "service-orders", "O-young", name=p0.name, phone="13911112222",
+            id_prefix="370205", id_suffix="9999", birth_year=1979),
+        # a number the registry does not know: somebody who is not an elder
+        rec("medical_insurance", "insured-persons", "I-young", id18=id_number("370202", "19790101", 1),
+            name="赵小明", birth=date(1979, 1, 1), gender="M"),
+    ]
+    records = indexed(base + extra)
+    res = resolve(records, AS_OF)
+    home = _person_of(res, ("public_security", "residents", "R0"))
+    for key in (("civil_affairs", "elders", "E-dup"), ("health", "family-doctor-contracts", "C-check"),
+                ("medical_insurance", "insured-persons", "I-swap"), ("health", "family-doctor-contracts", "C-none"),
+                ("property_mgmt", "service-orders", "O0")):
+        assert _person_of(res, key) == home, key
+    assert _person_of(res, ("property_mgmt", "service-orders", "O-young")) is None
+    assert _person_of(res, ("medical_insurance", "insured-persons", "I-young")) is None
+    assert res.stats["persons"] == 120
+    # every order of the world found its person
+    for k in range(120):
+        assert _person_of(res, ("property_mgmt", "service-orders", f"O{k}")) == \
+            _person_of(res, ("public_security", "residents", f"R{k}"))
+
+
+def test_an_anchor_matching_nobody_founds_a_person_and_non_elders_are_left_out() -> None:
+    records = indexed(_world() + [
+        ca("E-broken", None, "欧阳修文", date(1944, 4, 4), "M", id_clean="37020219440404ABCD"),
+        ps("R-young", id_number("370202", "19700101", 11), "钱多多", date(1970, 1, 1), "M"),
+    ])
+    res = resolve(records, AS_OF)
+    assert _person_of(res, ("civil_affairs", "elders", "E-broken")) is not None
+    assert res.method[records[-2].idx] == "anchor"
+    assert _person_of(res, ("public_security", "residents", "R-young")) is None
+    assert res.method[records[-1].idx] == "not_elder"
+
+
+def test_died_at_59_is_not_an_elder_but_died_at_60_is() -> None:
+    r59 = ps("R59", id_number("370202", "19600601", 21), "孙甲", date(1960, 6, 1), "M", ps_status="1",
+             death_date=date(2020, 5, 31))
+    r60 = ps("R60", id_number("370202", "19600601", 23), "孙乙", date(1960, 6, 1), "M", ps_status="1",
+             death_date=date(2020, 6, 1))
+    res = resolve(indexed([r59, r60]), AS_OF)
+    assert res.person_of[0] is None and res.person_of[1] is not None
+
+
+def test_steward_decisions_override_the_model() -> None:
+    base = _world()
+    records = indexed(base)
+    res = resolve(records, AS_OF)
+    order, home = ("property_mgmt", "service-orders", "O3"), ("public_security", "residents", "R3")
+    assert _person_of(res, order) == _person_of(res, home)
+    res = resolve(records, AS_OF, decisions=[Decision(order, home, "cannot_link")])
+    assert _person_of(res, order) != _person_of(res, home)
+    elsewhere = ("public_security", "residents", "R7")
+    res = resolve(records, AS_OF, decisions=[Decision(order, elsewhere, "must_link")])
+    assert _person_of(res, order) == _person_of(res, elsewhere)
+    assert res.method[next(r.idx for r in records if r.key == order)] == "steward"
+
+
+def test_two_equally_good_candidates_go_to_review_not_to_either() -> None:
+    base = _world()
+    p0 = base[0]
+    twin_id = id_number("370299", p0.birth.strftime("%Y%m%d"), 777 if p0.gender == "M" else 778)
+    twins = [ps("R-twin", twin_id, p0.name, p0.birth, p0.gender)]
+    order = rec("health", "family-doctor-contracts", "C-amb", name=p0.name, birth=p0.birth, gender=p0.gender)
+    records = indexed(base + twins + [order])
+    res = resolve(records, AS_OF)
+    assert res.person_of[twins[0].idx] not in (None, res.person_of[0])  # a person of their own
+    assert res.person_of[order.idx] is None
+    assert res.method[order.idx] in ("review", "unmatched")
+
+
+def test_numbers_contradicting_their_records_still_link_where_the_rest_agrees() -> None:
+    base = _world()
+    p1, p2 = base[4], base[8]
+    assert p1.resource == p2.resource == "residents"
+    # the insured-person record's gender field disagrees with its (right) number
+    flipped = "F" if p1.gender == "M" else "M"
+    insured = rec("medical_insurance", "insured-persons", "I-flip", id18=p1.id18, id_clean=p1.id18, name=p1.name,
+                  birth=p1.birth, gender=flipped)
+    # public security's own birth date disagrees with its number; a contract has the number
+    wrong_birth = p2.birth.replace(year=p2.birth.year - 3)
+    records = indexed(base + [insured, rec("health", "family-doctor-contracts", "C-p2", id18=p2.id18,
+                                           id_clean=p2.id18, name=p2.name, birth=p2.birth, gender=p2.gender)])
+    records[8].birth = wrong_birth
+    res = resolve(records, AS_OF)
+    assert insured.id_contradicted and records[8].id_contradicted
+    assert _person_of(res, insured.key) == _person_of(res, p1.key)
+    assert _person_of(res, ("health", "family-doctor-contracts", "C-p2")) == _person_of(res, p2.key)
+    assert res.method[insured.idx] == "probabilistic"
+
+
+def test_cannot_link_separates_two_people_who_share_one_number() -> None:
+    """Two real people under one number (an issuing error): a steward's cannot-link keeps
+    them apart, even in the deterministic pass."""
+    base = _world()
+    p0 = base[0]
+    other = ca("E-other", p0.id18, "欧阳春", p0.birth, p0.gender)  # trustworthy, by every check
+    records = indexed(base + [other])
+    res = resolve(records, AS_OF)
+    assert _person_of(res, other.key) == _person_of(res, p0.key)
+    res = resolve(records, AS_OF, decisions=[Decision(other.key, p0.key, "cannot_link")])
+    assert _person_of(res, other.key) not in (None, _person_of(res, p0.key))
