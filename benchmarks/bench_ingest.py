@@ -18,6 +18,7 @@ import json
 import math
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -172,6 +173,7 @@ def main() -> None:
             sampler.stop.set()
             if schema:
                 drop_pg_schema(schema)
+            shutil.rmtree(home, ignore_errors=True)  # a 1,000,000-elder database is ~16 GB
             res = json.loads(stdout.strip().splitlines()[-1])
             line = (f"{db:10} elders {args.elders:>9,}  records {res['received']:>11,}  wall {res['wall']:7.1f}s  "
                     f"{res['received'] / res['wall']:>9,.0f} rec/s  peak RSS {sampler.peak:,.0f} MB (all hub processes)  "

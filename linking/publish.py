@@ -27,8 +27,9 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, Table, func, insert, select, update
 
+from landing.bulk import writer
 from linking.resolve import Resolution
 from linking.survivorship import golden
 from schemas.registry import LinkReview, PersonLink, PersonVersion, RegistryRelease
@@ -150,8 +151,7 @@ def publish(conn: Connection, res: Resolution, link_run_id: int, as_of: date | N
                                  "content": {"person_id": pid, "merged_into": merged[r.merged_into]},
                                  "content_hash": None})
     _close(conn, PersonVersion, pv.person_id, close, release)
-    if new_versions:
-        conn.execute(insert(PersonVersion), new_versions)
+    _bulk(conn, PersonVersion.__table__, new_versions)
 
     # --- links
     seen: set[tuple[str, str, str]] = set()
@@ -178,8 +178,7 @@ def publish(conn: Connection, res: Resolution, link_run_id: int, as_of: date | N
         conn.execute(update(PersonLink).where(pl.platform == platform, pl.resource == resource,
                                               pl.record_id == record_id, pl.valid_to.is_(None))
                      .values(valid_to=release))
-    if link_rows:
-        conn.execute(insert(PersonLink), link_rows)
+    _bulk(conn, PersonLink.__table__, link_rows)
 
     # --- the review queue: this run's uncertain matches replace the open ones
     lr = LinkReview.__table__.c
@@ -210,6 +209,15 @@ def _version_row(pid: str, release: int, content: dict[str, Any], h: str) -> dic
             "birth_date": content.get("birth_date"), "district_code": content.get("district_code"),
             "status": content.get("status"), "death_date": content.get("death_date"),
             "content": orjson.loads(orjson.dumps(content, default=str)), "content_hash": h}
+
+
+def _bulk(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Multi-row insert through the DBAPI (``landing.bulk``): SQLAlchemy's per-row
+    parameter building costs more than the database's work at a city's scale."""
+    if not rows:
+        return
+    cols = [c.name for c in table.columns if c.name in rows[0]]
+    writer(conn, table, cols).write(conn, ([r[c] for c in cols] for r in rows))
 
 
 def _close(conn: Connection, model: type, key_col: Any, keys: list[str], release: int) -> None:

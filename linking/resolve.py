@@ -221,39 +221,63 @@ def resolve(records: list[LinkRecord], as_of: date, *, decisions: Iterable[Decis
 
     review: list[ReviewItem] = []
 
-    def decide(r: LinkRecord) -> tuple[int | None, float, str]:
-        if r.idx in must:
-            target = person_of[must[r.idx]]
-            if target is not None:
-                return target, 1.0, "steward"
-        pids = [p for p in P.candidates(r) if not (cannot.get(r.idx) and cannot[r.idx] & set(P.members[p]))]
-        if not pids:
-            return None, 0.0, "unmatched"
-        vs = _vectors([(r, P.profiles[p]) for p in pids])
-        probs = posteriors(model.score(vs), np.zeros(len(pids), dtype=np.int64),
-                           model.prior[[_CLASS[(r.platform, r.resource)]]], len(P.members))
-        best = int(np.argmax(probs))
-        pb = float(probs[best])
-        if pb >= link_at:
-            return pids[best], pb, "probabilistic"
-        if float(probs.sum()) >= review_at:
-            # somebody, probably, but not certainly this one: the steward sees the leading
-            # candidates side by side
-            for j in np.argsort(-probs)[:3]:
-                if probs[j] >= 0.05:
-                    review.append(ReviewItem(r.idx, pids[j], float(probs[j]), model.explain(vs[j].tolist())))
-            return None, pb, "review"
-        return None, pb, "unmatched"
+    def judge(rs: list[LinkRecord]) -> list[tuple[int | None, float, str]]:
+        """Decide many records at once: one vectorised scoring of all their candidate pairs."""
+        out: list[tuple[int | None, float, str]] = [(None, 0.0, "unmatched")] * len(rs)
+        pairs: list[tuple[int, int]] = []  # (position in rs, person)
+        for j, r in enumerate(rs):
+            if r.idx in must and person_of[must[r.idx]] is not None:
+                out[j] = (person_of[must[r.idx]], 1.0, "steward")
+                continue
+            banned = cannot.get(r.idx)
+            for p in sorted(P.candidates(r)):
+                if not (banned and banned & set(P.members[p])):
+                    pairs.append((j, p))
+        if not pairs:
+            return out
+        vs = _vectors([(rs[j], P.profiles[p]) for j, p in pairs])
+        g = np.asarray([j for j, _ in pairs], dtype=np.int64)
+        cls = np.asarray([_CLASS[(r.platform, r.resource)] for r in rs], dtype=np.int64)
+        probs = posteriors(model.score(vs), g, model.prior[cls], len(P.members))
+        starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
+        ends = np.r_[starts[1:], len(g)]
+        for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
+            j = int(g[a])
+            seg = probs[a:b]
+            best = a + int(np.argmax(seg))
+            pb = float(probs[best])
+            if pb >= link_at:
+                out[j] = (pairs[best][1], pb, "probabilistic")
+            elif float(seg.sum()) >= review_at:
+                # somebody, probably, but not certainly this one: the steward sees the
+                # leading candidates side by side
+                for k in (a + np.argsort(-seg)[:3]).tolist():
+                    if probs[k] >= 0.05:
+                        review.append(ReviewItem(rs[j].idx, pairs[k][1], float(probs[k]),
+                                                 model.explain(vs[k].tolist())))
+                out[j] = (None, pb, "review")
+            else:
+                out[j] = (None, pb, "unmatched")
+        return out
 
-    # anchors first: each either joins a person or founds one
-    for r in residue_anchors:
-        pid, conf, how = decide(r)
+    # anchors first: each joins a person, or founds one — the few that found one are
+    # judged one at a time, so a second broken record of the same person joins the first
+    undecided = []
+    for r, (pid, conf, how) in zip(residue_anchors, judge(residue_anchors), strict=True):
+        if pid is None or (cannot.get(r.idx) and cannot[r.idx] & set(P.members[pid])):
+            undecided.append(r)  # (or a record the steward kept apart joined that person meanwhile)
+            continue
+        P.add_anchor(pid, r)
+        person_of[r.idx], confidence[r.idx], method[r.idx] = pid, conf, how
+    for r in undecided:
+        review = [it for it in review if it.record != r.idx]  # judged again below
+        pid, conf, how = judge([r])[0]
         if pid is None:
+            review = [it for it in review if it.record != r.idx]  # it founds its own person
             pid, conf, how = P.new(), 1.0, "anchor"
         P.add_anchor(pid, r)
         person_of[r.idx], confidence[r.idx], method[r.idx] = pid, conf, how
-    for r in residue:
-        pid, conf, how = decide(r)
+    for r, (pid, conf, how) in zip(residue, judge(residue), strict=True):
         person_of[r.idx], confidence[r.idx], method[r.idx] = pid, conf, how
 
     # 4. elders only
