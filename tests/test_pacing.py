@@ -19,8 +19,10 @@ RPS = 20.0
 PLATFORM_RPS = 40.0  # high enough for a short test, low enough for four readers to exceed
 
 
-def _starts(slot, n: int, out) -> None:  # noqa: ANN001
+def _starts(slot, n: int, out, ready, go) -> None:  # noqa: ANN001
     pacer = Pacer(RPS, slot)
+    ready.put(1)
+    go.wait(60)  # start together, however long each took to spawn on a busy machine
     for _ in range(n):
         pacer.wait()
         out.put(time.monotonic())
@@ -29,11 +31,14 @@ def _starts(slot, n: int, out) -> None:  # noqa: ANN001
 def _request_starts(shared: bool) -> list[float]:
     ctx = multiprocessing.get_context("spawn")
     slot = ctx.Value("d", 0.0)
-    out = ctx.Queue()
-    procs = [ctx.Process(target=_starts, args=(slot if shared else None, 12, out))
+    out, ready, go = ctx.Queue(), ctx.Queue(), ctx.Event()
+    procs = [ctx.Process(target=_starts, args=(slot if shared else None, 12, out, ready, go))
              for _ in range(3)]
     for p in procs:
         p.start()
+    for _ in procs:
+        ready.get(timeout=60)
+    go.set()
     starts = sorted(out.get(timeout=30) for _ in range(36))
     for p in procs:
         p.join()
