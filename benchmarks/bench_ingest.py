@@ -48,10 +48,19 @@ def child(db_url: str, home: str, rps: str) -> None:
                                    "status": b.status, "error": b.error} for b in result.batches]}))
 
 
-def _tree_rss_mb(root: int) -> float:
-    """Resident memory of ``root`` and all its descendants (the worker processes too)."""
+def _proc_cpu(pid: int) -> float:
+    """CPU seconds a running process has used so far (user + system)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _tree(root: int) -> tuple[float, dict[int, float]]:
+    """Resident memory (MB) of ``root`` and all its descendants (the worker processes
+    too), and each one's CPU seconds so far."""
     parents: dict[int, int] = {}
     rss: dict[int, int] = {}
+    cpu: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
     for d in Path("/proc").iterdir():
         if not d.name.isdigit():
             continue
@@ -60,7 +69,9 @@ def _tree_rss_mb(root: int) -> float:
             status = (d / "status").read_text()
         except OSError:
             continue
-        parents[int(d.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+        fields = stat.rsplit(")", 1)[1].split()
+        parents[int(d.name)] = int(fields[1])
+        cpu[int(d.name)] = (int(fields[11]) + int(fields[12])) / tick
         for line in status.splitlines():
             if line.startswith("VmRSS:"):
                 rss[int(d.name)] = int(line.split()[1])
@@ -70,17 +81,23 @@ def _tree_rss_mb(root: int) -> float:
         kids = [c for c, pp in parents.items() if pp == p and c not in tree]
         tree.update(kids)
         frontier.extend(kids)
-    return sum(rss.get(p, 0) for p in tree) / 1024
+    return sum(rss.get(p, 0) for p in tree) / 1024, {p: cpu[p] for p in tree if p in cpu}
 
 
 class PeakSampler(threading.Thread):
+    """Samples the process tree twice a second: peak memory, and CPU time per process
+    (the last reading of each: a sample misses at most the last half second)."""
+
     def __init__(self, pid: int) -> None:
         super().__init__(daemon=True)
         self.pid, self.peak, self.stop = pid, 0.0, threading.Event()
+        self.cpu: dict[int, float] = {}
 
     def run(self) -> None:
         while not self.stop.wait(0.5):
-            self.peak = max(self.peak, _tree_rss_mb(self.pid))
+            rss, cpu = _tree(self.pid)
+            self.peak = max(self.peak, rss)
+            self.cpu.update(cpu)
 
 
 def start_simulators(elders: int, seed: int, rate_limit: bool) -> tuple[subprocess.Popen, dict, float]:
@@ -165,19 +182,23 @@ def main() -> None:
             else:
                 url, schema = pg_schema_url()
             rps = "20" if args.rate_limit else "0"
+            sim_cpu0 = _proc_cpu(sim.pid)
             proc = subprocess.Popen([sys.executable, __file__, "--child", url, home, rps], env=env, cwd=REPO,
                                     stdout=subprocess.PIPE, text=True)
             sampler = PeakSampler(proc.pid)
             sampler.start()
             stdout, _ = proc.communicate()
             sampler.stop.set()
+            sim_cpu = _proc_cpu(sim.pid) - sim_cpu0
+            hub_cpu = sum(sampler.cpu.values())
             if schema:
                 drop_pg_schema(schema)
             shutil.rmtree(home, ignore_errors=True)  # a 1,000,000-elder database is ~16 GB
             res = json.loads(stdout.strip().splitlines()[-1])
             line = (f"{db:10} elders {args.elders:>9,}  records {res['received']:>11,}  wall {res['wall']:7.1f}s  "
                     f"{res['received'] / res['wall']:>9,.0f} rec/s  peak RSS {sampler.peak:,.0f} MB (all hub processes)  "
-                    f"[{res['status']}]")
+                    f"[{res['status']}]  CPU: hub {hub_cpu:.0f}s ({1e6 * hub_cpu / res['received']:.0f} µs/record), "
+                    f"simulators {sim_cpu:.0f}s")
             if args.rate_limit:
                 bound = rate_bound(res["batches"])
                 line += f"  bound {bound:,.0f} rec/s → {100 * res['received'] / res['wall'] / bound:.0f}% of it"

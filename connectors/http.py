@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
@@ -31,28 +30,21 @@ class Pacer:
     """Spaces request starts at least ``1/rps`` seconds apart, so a client stays under the
     platform's rate limit instead of collecting 429s.
 
-    Thread-safe; with ``shared`` (a ``multiprocessing.Value("d")`` made by the parent)
-    the spacing holds across processes too, so that several resources of one platform
-    can be read at once under the one limit the platform sets per client. The monotonic
-    clock is system-wide, so the processes agree on it."""
+    Thread-safe: the readers of one platform's resources run as threads and share one
+    pacer, so that together they keep to the one limit the platform sets per client."""
 
-    def __init__(self, rps: float | None, shared: Any = None) -> None:
+    def __init__(self, rps: float | None) -> None:
         self.interval = 1.0 / rps if rps else 0.0
-        self._shared = shared
         self._next = 0.0
-        self._lock = shared.get_lock() if shared is not None else threading.Lock()
+        self._lock = threading.Lock()
 
     def wait(self) -> None:
         if not self.interval:
             return
         with self._lock:
             now = time.monotonic()
-            if self._shared is not None:
-                start = max(now, self._shared.value)
-                self._shared.value = start + self.interval
-            else:
-                start = max(now, self._next)
-                self._next = start + self.interval
+            start = max(now, self._next)
+            self._next = start + self.interval
         if start > now:
             time.sleep(start - now)
 
@@ -84,8 +76,10 @@ def make_session(
     connect_timeout: float = 10.0,
     read_timeout: float = 120.0,
     backoff: float = 0.5,
-    shared_pace: Any = None,
+    pacer: Pacer | None = None,
 ) -> requests.Session:
+    """A session that retries transient failures and paces its requests (``pacer``, shared
+    with other sessions of the same platform, or one of its own at ``rps``)."""
     retry = _LoggingRetry(
         total=retries,
         connect=retries,
@@ -99,7 +93,7 @@ def make_session(
         respect_retry_after_header=True,
         raise_on_status=False,
     )
-    adapter = _PacedAdapter(Pacer(rps, shared_pace), (connect_timeout, read_timeout), max_retries=retry,
+    adapter = _PacedAdapter(pacer or Pacer(rps), (connect_timeout, read_timeout), max_retries=retry,
                             pool_connections=4, pool_maxsize=4)
     session = requests.Session()
     session.mount("http://", adapter)

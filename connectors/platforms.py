@@ -20,7 +20,7 @@ from connectors.auth import ApiKeyHeader, HmacSignature, OAuth2ClientCredentials
 from connectors.connection import PlatformConnection
 from connectors.errors import ConnectionNotConfigured
 from connectors.export import BulkExport, date_header
-from connectors.http import make_session, raise_for_platform
+from connectors.http import Pacer, make_session, raise_for_platform
 from connectors.paginators import CursorPaginator, KeysetPagePaginator, Page
 from landing.normalize import format_timestamp, parse_ps_timestamp, parse_timestamp
 
@@ -104,9 +104,9 @@ class ClientOptions:
     export_timeout_seconds: float = 3600.0
     export_attempts: int = 3
     backoff: float = 0.5
-    #: A ``multiprocessing.Value("d")`` shared by every process reading this platform
-    #: (see :class:`connectors.http.Pacer`); None paces this client alone.
-    shared_pace: Any = field(default=None, compare=False)
+    #: The pacer shared by every client reading this platform (see
+    #: :class:`connectors.http.Pacer`); None paces this client alone.
+    pacer: Pacer | None = field(default=None, compare=False)
 
 
 class PlatformClient:
@@ -123,7 +123,7 @@ class PlatformClient:
         self.session = make_session(retries=options.retries, rps=options.requests_per_second,
                                     connect_timeout=options.connect_timeout,
                                     read_timeout=options.read_timeout, backoff=options.backoff,
-                                    shared_pace=options.shared_pace)
+                                    pacer=options.pacer)
         self.session.auth = self._auth()
         self.specs = {s.resource: s for s in RESOURCES[platform]}
 

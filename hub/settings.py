@@ -6,6 +6,7 @@ SQLAlchemy URL (default: an SQLite file under ``HUB_HOME``). Every command honou
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -36,12 +37,13 @@ class HubSettings(BaseSettings):
     export_attempts: int = 3  # a failed export is requested anew this many times
     # Pages are landed together until this many records, one transaction each: fewer
     # commits, and a crash loses at most this much work (never data: it is read again).
-    commit_records: int = 10_000
+    commit_records: int = 50_000
     # SQLite only: checkpoint and truncate the write-ahead log when it grows past this.
     sqlite_wal_limit_mb: int = 256
-    # Worker processes reading resources at once (the workers reading one platform
-    # share its rate limit). 1: everything in the calling process, one after another.
-    parallel_platforms: int = 5
+    # Landing worker processes (parsing, normalising, writing); every resource is read
+    # at once by a thread of the calling process. 1: everything in the calling process,
+    # one resource after another. Default: one per CPU.
+    ingest_workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
     # Quality: how many validation runs keep their GX Data Docs (about 4 MB each).
     quality_docs_keep: int = 30
     # Linking: a record joins its best candidate person at this match probability; below

@@ -1,6 +1,7 @@
-"""Land one page of records: original payloads, typed staging rows, counts, watermark —
-all in one transaction, so an interruption at any point loses nothing and a re-read
-doubles nothing.
+"""Land one page of records: original payloads, typed staging rows and counts, all in
+one transaction, so an interruption at any point loses nothing and a re-read doubles
+nothing. The watermark moves afterwards, once every earlier page has landed too
+(``landing.ingest``): a crash in between only means a longer re-read next time.
 
 Set-based per page: one lookup of the versions already landed (same record id and
 content hash), one multi-row insert of the new ones into ``landing_record``, one upsert of
@@ -27,7 +28,7 @@ from landing.transform import row_builder
 from schemas.landing import IngestBatch, IngestWatermark, LandingRecord, LandingReject
 from schemas.staging import staging_table
 
-__all__ = ["PageCounts", "dialect_insert", "land_page"]
+__all__ = ["PageCounts", "advance_watermark", "dialect_insert", "land_page"]
 
 _landing = LandingRecord.__table__
 _reject = LandingReject.__table__
@@ -65,14 +66,13 @@ def _hash(payload: bytes) -> str:
     return hashlib.blake2b(payload, digest_size=16).hexdigest()
 
 
-def land_page(engine: Engine, spec: ResourceSpec, batch_id: int, page: Page,
-              pending_newest: datetime | None = None) -> PageCounts:
-    """Land ``page`` (one or several platform pages) for ``spec``'s resource under
-    ``batch_id``, in one transaction.
+def land_page(engine: Engine, spec: ResourceSpec, batch_id: int, page: Page) -> PageCounts:
+    """Land ``page`` (one or several platform pages, or the part of them a landing worker
+    holds) for ``spec``'s resource under ``batch_id``, in one transaction: the new
+    versions, the staging rows they win, the rejects and the batch's counters.
 
-    ``pending_newest`` is the newest update time of earlier pages of the same read that
-    were not checkpoints (export files); the watermark moves to the newest of both when
-    this page is a checkpoint.
+    The watermark is not moved here: the ingest coordinator moves it once every page
+    up to a checkpoint has landed (``advance_watermark``).
     """
     counts = PageCounts(received=len(page.records))
     versions: list[tuple[str, datetime, bool, str, str, dict[str, Any]]] = []
@@ -106,10 +106,10 @@ def land_page(engine: Engine, spec: ResourceSpec, batch_id: int, page: Page,
     # holds the one write lock that every platform's process waits for.
     dialect = engine.dialect
     table = staging_table(spec.platform, spec.resource)
-    build = row_builder(spec.platform, spec.resource)
+    build = row_builder(spec.platform, spec.resource, dialect)  # returns bound values
     stg_cols = ("record_id", "updated_at", "deleted", "version_hash", "batch_id", "issues", *build.columns)
     land_w = writer(dialect, _landing, _LANDING_COLS, _LANDING_CONFLICT, prebound=("updated_at",))
-    stg_w = writer(dialect, table, stg_cols, upsert_latest(table), prebound=("updated_at",))
+    stg_w = writer(dialect, table, stg_cols, upsert_latest(table), prebound=("updated_at", *build.columns))
     bind_time = _landing.c.updated_at.type.bind_processor(dialect) or (lambda v: v)
     land_rows = []
     stg_rows = []
@@ -143,10 +143,9 @@ def land_page(engine: Engine, spec: ResourceSpec, batch_id: int, page: Page,
             stg_w.write_prepared(conn, [stg_rows[i] for i in latest.values()])
         if rejects:
             conn.execute(_reject.insert(), rejects)
+        # last: on PostgreSQL the batch row stays locked until commit, and several
+        # landing workers count into it
         _bump_batch(conn, batch_id, counts)
-        newest = max((t for t in (counts.newest, pending_newest) if t), default=None)
-        if page.checkpoint and newest:
-            _advance_watermark(conn, spec, newest, page.server_time)
     return counts
 
 
@@ -181,6 +180,14 @@ def _bump_batch(conn: Connection, batch_id: int, c: PageCounts) -> None:
         received=b.received + c.received, landed_new=b.landed_new + c.landed_new,
         landed_duplicate=b.landed_duplicate + c.landed_duplicate, rejected=b.rejected + c.rejected,
         tombstones=b.tombstones + c.tombstones, pages=b.pages + 1))
+
+
+def advance_watermark(engine: Engine, spec: ResourceSpec, newest: datetime,
+                      server_time: datetime | None) -> None:
+    """Move ``spec``'s watermark to ``newest`` (never backwards): every record up to it
+    has landed. ``server_time`` is the platform's clock at that read."""
+    with engine.begin() as conn:
+        _advance_watermark(conn, spec, newest, server_time)
 
 
 def _advance_watermark(conn: Connection, spec: ResourceSpec, newest: datetime,

@@ -13,6 +13,8 @@ from decimal import Decimal, InvalidOperation
 from functools import cache, lru_cache
 from typing import Any
 
+from sqlalchemy.engine import Dialect
+
 from landing.normalize import (
     masked_id_parts,
     normalize_area_code,
@@ -149,25 +151,61 @@ def _converter(f: Field) -> Conv:
             return conv
 
 
-class RowBuilder:
-    """The typed staging values of one resource's records, in ``columns`` order."""
+#: Per field, at most this many distinct raw values are remembered (then the memo starts
+#: afresh). Most fields repeat a few values (dates, codes, amounts, a person's ID number
+#: across resources), so a hit is a dict lookup instead of a normaliser call.
+MEMO_LIMIT = 1 << 17
 
-    def __init__(self, spec: StagingSpec) -> None:
+
+class RowBuilder:
+    """The typed staging values of one resource's records, in ``columns`` order.
+
+    With a ``dialect``, values come back already converted by the staging columns' bind
+    processors for that database (dates as text on SQLite, …), and each field remembers
+    what it made of every raw value it saw: converting, issue and binding happen once
+    per distinct value, not once per record.
+    """
+
+    def __init__(self, spec: StagingSpec, dialect: Dialect | None = None) -> None:
         self.spec = spec
-        self._fields = [(f.wire, f.name, _converter(f)) for f in spec.fields]
         self.columns: tuple[str, ...] = tuple(c.name for f in spec.fields for c in f.columns())
+        self._fields = []
+        for f in spec.fields:
+            cols = f.columns()
+            procs = [c.type.bind_processor(dialect) if dialect is not None else None for c in cols]
+            self._fields.append((f.wire, f.name, _converter(f), procs if any(procs) else None, {}))
+
+    @staticmethod
+    def _make(name: str, conv: Conv, procs: list | None, v: Any) -> tuple[tuple[Any, ...], str | None]:
+        vals, issue = conv(v)
+        if procs is not None:
+            vals = tuple(p(x) if p is not None and x is not None else x for p, x in zip(procs, vals))
+        return vals, (f"{name}:{issue}" if issue else None)
 
     def values(self, rec: dict[str, Any]) -> tuple[list[Any], str | None]:
         out: list[Any] = []
         issues: list[str] | None = None
         get = rec.get
-        for wire, name, conv in self._fields:
-            vals, issue = conv(get(wire))
-            out.extend(vals)
-            if issue:
+        make = self._make
+        for wire, name, conv, procs, memo in self._fields:
+            v = get(wire)
+            # bool and int (and float) values are equal when they hash alike (True == 1):
+            # only strings (and None) are remembered under themselves
+            key = v if v.__class__ is str or v is None else (v.__class__, v)
+            try:
+                hit = memo[key]
+            except KeyError:
+                hit = make(name, conv, procs, v)
+                if len(memo) >= MEMO_LIMIT:
+                    memo.clear()
+                memo[key] = hit
+            except TypeError:  # unhashable (a list or an object where a value belongs)
+                hit = make(name, conv, procs, v)
+            out.extend(hit[0])
+            if hit[1]:
                 if issues is None:
                     issues = []
-                issues.append(f"{name}:{issue}")
+                issues.append(hit[1])
         return out, " ".join(issues) if issues else None
 
     def __call__(self, rec: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
@@ -176,5 +214,10 @@ class RowBuilder:
 
 
 @cache
-def row_builder(platform: str, resource: str) -> RowBuilder:
-    return RowBuilder(STAGING[(platform, resource)])
+def _row_builder(platform: str, resource: str, dialect: Dialect | None) -> RowBuilder:
+    return RowBuilder(STAGING[(platform, resource)], dialect)
+
+
+def row_builder(platform: str, resource: str, dialect: Dialect | None = None) -> RowBuilder:
+    """The resource's row builder; with ``dialect``, one that returns bound values."""
+    return _row_builder(platform, resource, dialect)

@@ -65,14 +65,14 @@ def settings(db_url: str, tmp_path) -> HubSettings:
     """Settings for a test: its own HUB_HOME and database, no client-side pacing."""
     return HubSettings(home=tmp_path / "home", database_url=db_url, requests_per_second=None,
                        export_poll_seconds=0.05, http_retries=10, commit_records=1,
-                       parallel_platforms=1)
+                       ingest_workers=1)
 
 
 @pytest.fixture
 def sqlite_settings(tmp_path) -> HubSettings:
     url = f"sqlite:///{tmp_path / 'hub.db'}"
     return HubSettings(home=tmp_path / "home", database_url=url, requests_per_second=None,
-                       export_poll_seconds=0.05, commit_records=1, parallel_platforms=1)
+                       export_poll_seconds=0.05, commit_records=1, ingest_workers=1)
 
 
 @pytest.fixture

@@ -120,7 +120,7 @@ def test_wrong_secret_fails_that_platform_clearly_and_spares_the_others(serve, s
     h = serve(store, clock)
     bad = connections_for(h.urls, Credentials())["civil_affairs"] | {"password": "wrong"}
     monkeypatch.setenv("AIRFLOW_CONN_CIVIL_AFFAIRS", json.dumps(bad))
-    result = ingest_all(settings=sqlite_settings.model_copy(update={"parallel_platforms": 5}))
+    result = ingest_all(settings=sqlite_settings.model_copy(update={"ingest_workers": 5}))
     assert result.status == "partial"
     failed = [b for b in result.batches if b.status == "failed"]
     assert {b.platform for b in failed} == {"civil_affairs"}

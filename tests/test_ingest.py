@@ -183,7 +183,7 @@ class Crash(Exception):
 def test_interrupted_run_resumes_without_loss_or_doubles(serve, settings, monkeypatch, tmp_path) -> None:
     store, clock = small_world(60)
     serve(store, clock)
-    s = settings.model_copy(update={"page_limit": 7, "property_page_size": 7, "parallel_platforms": 1})
+    s = settings.model_copy(update={"page_limit": 7, "property_page_size": 7, "ingest_workers": 1})
     real = ingest_mod.land_page
     calls = {"n": 0}
 
@@ -227,7 +227,8 @@ def test_unkeyable_records_are_rejected_with_reasons_and_counted(serve, settings
     assert any("not a JSON object" in r for r in reasons)
 
 
-def test_latest_version_wins_ties_go_to_the_later_delivery_and_tombstones_stick(serve, settings) -> None:
+@pytest.mark.parametrize("workers", [1, 3])
+def test_latest_version_wins_ties_go_to_the_later_delivery_and_tombstones_stick(serve, settings, workers) -> None:
     store = SimStore()
     t1, t2 = T0, T0 + timedelta(minutes=1)
     put(store, "civil_affairs", "elders", "record_id", civil_elder("E1", t1, name="甲"), t1)
@@ -239,13 +240,34 @@ def test_latest_version_wins_ties_go_to_the_later_delivery_and_tombstones_stick(
     store.finalize()
     clock = SimClock(t2 + timedelta(seconds=30))
     serve(store, clock)
-    s = settings.model_copy(update={"page_limit": 1})
+    s = settings.model_copy(update={"page_limit": 1, "ingest_workers": workers})
     ingest_all(["civil_affairs"], settings=s)
     clock.advance(600)
     ingest_all(["civil_affairs"], settings=s)
     elders = rows(s, "civil_affairs", "elders")
     assert elders["E1"].name == "乙"
     assert elders["E2"].deleted
+
+
+def test_parallel_landing_keeps_each_records_versions_in_delivery_order(serve, settings) -> None:
+    """Many versions of few records, one per page, landed by three workers: every record
+    ends at its last delivered version, as if one process had landed them all."""
+    store = SimStore()
+    last: dict[str, str] = {}
+    for v in range(40):
+        for k in range(5):
+            rid = f"E{k}"
+            t = T0 + timedelta(seconds=v // 2)  # pairs of versions share an update time: ties
+            name = f"名{k}-{v}"
+            put(store, "civil_affairs", "elders", "record_id", civil_elder(rid, t, name=name), t)
+            last[rid] = name
+    store.finalize()
+    serve(store, SimClock(T0 + timedelta(days=1)))
+    s = settings.model_copy(update={"page_limit": 3, "ingest_workers": 3, "commit_records": 4})
+    result = ingest_all(["civil_affairs"], settings=s)
+    elders = next(b for b in result.batches if b.resource == "elders")
+    assert (elders.status, elders.received, elders.landed_new) == ("success", 200, 200)
+    assert {k: r.name for k, r in rows(s, "civil_affairs", "elders").items()} == last
 
 
 def test_generated_world_lands_completely_under_default_faults(serve, settings) -> None:
@@ -262,7 +284,7 @@ def test_generated_world_lands_completely_under_default_faults(serve, settings) 
                                     export_truncate_rate=0.3, seed=5))
     result = ingest_all(settings=settings.model_copy(update={"page_limit": 200, "property_page_size": 100,
                                                             "commit_records": 1500,
-                                                            "parallel_platforms": 5}))
+                                                            "ingest_workers": 5}))
     assert result.status == "success", [b.error for b in result.batches if b.error]
     engine = get_engine(settings)
     with engine.connect() as conn:
@@ -293,7 +315,7 @@ def test_sqlite_write_ahead_log_is_kept_small_while_several_processes_land(serve
 
     store, clock = small_world(200)
     serve(store, clock)
-    s = sqlite_settings.model_copy(update={"sqlite_wal_limit_mb": 0, "parallel_platforms": 5,
+    s = sqlite_settings.model_copy(update={"sqlite_wal_limit_mb": 0, "ingest_workers": 5,
                                            "page_limit": 20, "property_page_size": 20, "commit_records": 20})
     result = ingest_all(settings=s)
     assert result.status == "success"
@@ -301,3 +323,55 @@ def test_sqlite_write_ahead_log_is_kept_small_while_several_processes_land(serve
     # every process truncated after its last page; what is left is at most the run's
     # closing bookkeeping (a few pages), not the whole run's writes
     assert wal.stat().st_size < 200_000
+
+
+def _landing_workers(parent: int) -> list[int]:
+    """The landing processes under ``parent`` (children of its forkserver)."""
+    from pathlib import Path
+
+    kids: dict[int, list[int]] = {}
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                ppid = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except OSError:
+                continue
+            kids.setdefault(ppid, []).append(int(d.name))
+    servers = [k for k in kids.get(parent, []) if "forkserver" in Path(f"/proc/{k}/cmdline").read_text()]
+    return [w for srv in servers for w in kids.get(srv, [])]
+
+
+def test_a_landing_worker_killed_mid_run_loses_nothing_on_the_rerun(serve, settings) -> None:
+    """SIGKILL one landing process while civil affairs is read: the run says what died,
+    and the next run lands every version exactly once."""
+    import os
+    import signal
+    import threading
+    import time
+
+    store = SimStore()
+    for i in range(600):
+        t = T0 + timedelta(seconds=i)
+        put(store, "civil_affairs", "elders", "record_id", civil_elder(f"E{i:04d}", t), t)
+    store.finalize()
+    serve(store, SimClock(T0 + timedelta(days=1)), FaultConfig.none(rate_limit_rps=100, retry_after_s=1))
+    s = settings.model_copy(update={"page_limit": 5, "ingest_workers": 2, "commit_records": 5,
+                                    "requests_per_second": 60})
+    out: dict = {}
+    run = threading.Thread(target=lambda: out.update(result=ingest_all(["civil_affairs"], settings=s)))
+    run.start()
+    deadline = time.monotonic() + 60
+    while count(s, LandingRecord.__table__) < 50 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    workers = _landing_workers(os.getpid())
+    assert workers, "no landing process found"
+    os.kill(workers[0], signal.SIGKILL)
+    run.join(120)
+    first = out["result"]
+    elders = next(b for b in first.batches if b.resource == "elders")
+    assert elders.status == "failed" and "died" in elders.error
+    assert count(s, LandingRecord.__table__) < 600
+    again = ingest_all(["civil_affairs"], settings=s)
+    assert again.status == "success"
+    assert count(s, LandingRecord.__table__) == 600  # every version exactly once
+    assert len(rows(s, "civil_affairs", "elders")) == 600

@@ -1,9 +1,9 @@
-"""Client-side pacing: one platform's per-client rate limit holds when several processes
-read its resources at once."""
+"""Client-side pacing: one platform's per-client rate limit holds when several readers
+take its resources at once."""
 
 from __future__ import annotations
 
-import multiprocessing
+import threading
 import time
 from datetime import timedelta
 
@@ -19,41 +19,39 @@ RPS = 20.0
 PLATFORM_RPS = 40.0  # high enough for a short test, low enough for four readers to exceed
 
 
-def _starts(slot, n: int, out, ready, go) -> None:  # noqa: ANN001
-    pacer = Pacer(RPS, slot)
-    ready.put(1)
-    go.wait(60)  # start together, however long each took to spawn on a busy machine
-    for _ in range(n):
-        pacer.wait()
-        out.put(time.monotonic())
-
-
 def _request_starts(shared: bool) -> list[float]:
-    ctx = multiprocessing.get_context("spawn")
-    slot = ctx.Value("d", 0.0)
-    out, ready, go = ctx.Queue(), ctx.Queue(), ctx.Event()
-    procs = [ctx.Process(target=_starts, args=(slot if shared else None, 12, out, ready, go))
-             for _ in range(3)]
-    for p in procs:
-        p.start()
-    for _ in procs:
-        ready.get(timeout=60)
-    go.set()
-    starts = sorted(out.get(timeout=30) for _ in range(36))
-    for p in procs:
-        p.join()
-    return starts
+    """Three reader threads make 12 requests each; with ``shared`` they share one pacer."""
+    one = Pacer(RPS)
+    go = threading.Barrier(3)
+    starts: list[float] = []
+    lock = threading.Lock()
+
+    def reader() -> None:
+        pacer = one if shared else Pacer(RPS)
+        go.wait(60)  # start together
+        for _ in range(12):
+            pacer.wait()
+            with lock:
+                starts.append(time.monotonic())
+
+    threads = [threading.Thread(target=reader) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    return sorted(starts)
 
 
 def _busiest_second(starts: list[float]) -> int:
     return max(sum(1 for t in starts if s <= t < s + 1.0) for s in starts)
 
 
-def test_a_shared_pacer_spaces_requests_across_processes() -> None:
+def test_a_shared_pacer_spaces_requests_across_readers() -> None:
     together = _request_starts(shared=True)
+    assert len(together) == 36
     assert _busiest_second(together) <= RPS + 1
     assert together[-1] - together[0] >= 35 / RPS * 0.95
-    # Control: pacers of their own let three processes go three times as fast.
+    # Control: pacers of their own let three readers go three times as fast.
     assert _busiest_second(_request_starts(shared=False)) >= 30
 
 
@@ -68,7 +66,7 @@ def test_parallel_resource_reads_stay_under_the_platform_rate_limit(serve, sqlit
     store.finalize()
     clock = SimClock(T0 + timedelta(days=1))
     handle = serve(store, clock, FaultConfig.none(rate_limit_rps=PLATFORM_RPS, retry_after_s=1, export_ready_after_s=0.05))
-    s = sqlite_settings.model_copy(update={"requests_per_second": PLATFORM_RPS, "parallel_platforms": 4,
+    s = sqlite_settings.model_copy(update={"requests_per_second": PLATFORM_RPS, "ingest_workers": 4,
                                            "page_limit": 2, "commit_records": 20})
     result = ingest_all(["civil_affairs"], settings=s)
     assert result.status == "success", [b.error for b in result.batches if b.error]

@@ -176,7 +176,7 @@ def test_hub_run_validates_after_ingest_and_says_where_the_reports_are(serve, sq
     monkeypatch.setenv("HUB_HOME", sqlite_settings.home.name)  # relative, like the default ./.hub
     monkeypatch.setenv("HUB_DATABASE_URL", sqlite_settings.db_url)
     monkeypatch.setenv("HUB_REQUESTS_PER_SECOND", "0")
-    monkeypatch.setenv("HUB_PARALLEL_PLATFORMS", "1")
+    monkeypatch.setenv("HUB_INGEST_WORKERS", "1")
     monkeypatch.setenv("HUB_QUALITY_DOCS_KEEP", "2")
     hub_settings.get_settings.cache_clear()
     runner = CliRunner()
