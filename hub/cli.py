@@ -56,9 +56,10 @@ def run(platforms: tuple[str, ...], as_json: bool, strict: bool) -> None:
         sys.exit(1)
     quality = _validate(settings, result.run_id)
     linked = _link(settings)
+    judged = _judge(settings)
     if as_json:
         click.echo(json.dumps({**result.as_dict(), "quality": quality.as_dict(),
-                               "registry": linked.as_dict()}, default=str))
+                               "registry": linked.as_dict(), "findings": judged.as_dict()}, default=str))
     sys.exit(_exit_status(result.status, quality.status, strict))
 
 
@@ -78,6 +79,50 @@ def _link(settings):  # noqa: ANN001, ANN202
     _say("")
     result = link(settings, progress=_say)
     return result
+
+
+def _judge(settings):  # noqa: ANN001, ANN202
+    from rules.judge import judge
+
+    _say("")
+    result = judge(settings, progress=_say)
+    _say(f"findings: {result.found:,} in {result.seconds:.1f}s (rule run {result.run_id}); "
+         "`hub export findings` writes them")
+    return result
+
+
+@cli.command("judge")
+@click.option("--window-start", type=click.DateTime(["%Y-%m-%d"]),
+              help="first day judged (default HUB_RULES_WINDOW_START, else the earliest transaction received)")
+def judge_cmd(window_start) -> None:  # noqa: ANN001
+    """Judge the subsidy rules (POLICY.md) over the published registry: every finding with
+    its evidence; stewards' decisions are kept."""
+    from rules.judge import judge
+
+    settings = get_settings()
+    settings.ensure_home()
+    result = judge(settings, progress=_say, window_start=window_start.date() if window_start else None)
+    _say(f"findings: {result.found:,} in {result.seconds:.1f}s (rule run {result.run_id})")
+
+
+@cli.group("finding")
+def finding_group() -> None:
+    """Stewards' decisions on findings."""
+
+
+@finding_group.command("decide")
+@click.argument("finding_id")
+@click.argument("decision", type=click.Choice(["confirmed", "dismissed", "fixed"]))
+@click.option("--steward", required=True, help="who decides")
+@click.option("--reason", help="why (required to dismiss)")
+def finding_decide(finding_id: str, decision: str, steward: str, reason: str | None) -> None:
+    """Confirm, dismiss (with a reason) or mark fixed a finding; every later run respects it."""
+    from hub.db import get_engine
+    from rules.findings import decide
+
+    with get_engine().begin() as conn:
+        decide(conn, finding_id, decision, steward, reason)
+    _say(f"{finding_id}: {decision} by {steward}")
 
 
 @cli.command("link")
@@ -123,6 +168,18 @@ def _report_linkage(linked, truth_dir: Path) -> None:  # noqa: ANN001
     score = score_release(get_engine(), truth_dir)
     if score is not None:
         _say(f"linkage against the ground truth: {score}")
+
+
+def _report_findings(truth_dir: Path) -> None:
+    """The demo knows the breaches it planted: say how well the rules find them."""
+    from hub.db import get_engine
+    from rules.evaluate import score_findings
+
+    scores = score_findings(get_engine(), truth_dir)
+    if scores:
+        _say("findings against the planted breaches (precision / recall):")
+        for code, s in scores.items():
+            _say(f"  {code:32} {s}")
 
 
 def _summary(result) -> None:
@@ -203,8 +260,10 @@ def demo(elders: int, seed: int) -> None:
             raise click.ClickException("no platform landed (see above)")
         quality = _validate(settings, result.run_id)
         linked = _link(settings)
+        _judge(settings)
         _say(f"ground truth of the synthetic data: {truth_dir}")
         _report_linkage(linked, truth_dir)
+        _report_findings(truth_dir)
         _say("inspect: uv run hub status")
         code = _exit_status(result.status, quality.status)
         if code:
@@ -257,11 +316,12 @@ def status(runs: int) -> None:
 @click.option("--out", type=click.Path(path_type=Path), help="write here instead of standard output")
 @click.option("--token", envvar="HUB_TOKEN", help="an API token whose grant decides what is shown "
               "(env HUB_TOKEN); without one, personal data is masked")
-def export(what: str, out: Path | None, token: str | None) -> None:
+@click.option("--all", "all_findings", is_flag=True, help="findings: closed ones too (default: open only)")
+def export(what: str, out: Path | None, token: str | None, all_findings: bool) -> None:
     """Write the published registry's persons (with their links) or findings as NDJSON.
 
     Full ID numbers, names and phones appear only when the token's grant includes
-    pii:read; every export is written to the access log."""
+    pii:read (findings hold none); every export is written to the access log."""
     import orjson
 
     from hub.db import get_engine
@@ -278,7 +338,12 @@ def export(what: str, out: Path | None, token: str | None) -> None:
     n = 0
     try:
         with engine.connect() as conn:
-            rows = iter_persons(conn, release=release, pii=grant.pii) if what == "persons" else iter([])
+            if what == "persons":
+                rows = iter_persons(conn, release=release, pii=grant.pii)
+            else:
+                from rules.findings import iter_findings
+
+                rows = iter_findings(conn, state=None if all_findings else "open")
             sink = out.open("wb") if out else sys.stdout.buffer
             try:
                 for row in rows:
@@ -293,8 +358,6 @@ def export(what: str, out: Path | None, token: str | None) -> None:
     finally:  # after the read transaction: every record handed out is in the access log
         with engine.begin() as conn:
             audit(conn, grant, f"export:{what}", n, grant.pii, f"release {release}")
-    if what == "findings" and n == 0:
-        _say("no findings: subsidy rules are not judged yet")
     _say(f"{n:,} {what} of registry release {release}" + (f" written to {out}" if out else "")
          + ("" if grant.pii else " (personal data masked)"))
 

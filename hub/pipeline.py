@@ -10,7 +10,7 @@ from hub.errors import HubError
 from hub.settings import get_settings
 from landing.ingest import BatchResult, finish_run, ingest_platform, start_run
 
-__all__ = ["PlatformFailed", "close_run", "ingest_step", "open_run", "validate_step"]
+__all__ = ["PlatformFailed", "close_run", "ingest_step", "judge_step", "link_step", "open_run", "validate_step"]
 
 log = logging.getLogger(__name__)
 
@@ -75,4 +75,15 @@ def link_step() -> dict:
     settings = get_settings()
     settings.ensure_home()
     result = link(settings, progress=log.info)
+    return result.as_dict()
+
+
+def judge_step() -> dict:
+    """Judge the subsidy rules over the published registry (see ``rules.judge``); the
+    counts per rule go to the task log."""
+    from rules.judge import judge
+
+    settings = get_settings()
+    settings.ensure_home()
+    result = judge(settings, progress=log.info)
     return result.as_dict()

@@ -7,6 +7,7 @@ SQLAlchemy URL (default: an SQLite file under ``HUB_HOME``). Every command honou
 from __future__ import annotations
 
 import os
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
@@ -50,6 +51,10 @@ class HubSettings(BaseSettings):
     # it, when it probably describes somebody (at least ``review_at``), it waits for a steward.
     link_at: float = Field(default=0.99, gt=0.5, lt=1.0)
     review_at: float = Field(default=0.5, gt=0.0, lt=1.0)
+    # Subsidy rules: the effective-dated policy parameters (default: rules/policy.yaml),
+    # and the first day judged (default: the earliest transaction date received).
+    policy_file: Path | None = None
+    rules_window_start: date | None = None
 
     @field_validator("requests_per_second", mode="before")
     @classmethod

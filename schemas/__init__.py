@@ -1,7 +1,7 @@
 """The hub's database schema: SQLAlchemy 2 models; changes go through Alembic migrations
 (``schemas/migrations``)."""
 
-from schemas import access, landing, quality, registry, staging
+from schemas import access, findings, landing, quality, registry, staging
 from schemas.base import Base, metadata
 
-__all__ = ["Base", "access", "landing", "metadata", "quality", "registry", "staging"]
+__all__ = ["Base", "access", "findings", "landing", "metadata", "quality", "registry", "staging"]

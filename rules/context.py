@@ -1,0 +1,355 @@
+"""What a judging run reads besides the registry's inputs: its window, and working tables
+filled afresh every run.
+
+* ``rule_person`` — each current person of the registry with what the rules need
+  (birth, death, status, district and town, assistance and care flags);
+* ``rule_id`` — ID number → person: every valid number the person's linked records
+  carry (so a transaction under a second registration or a typo'd but valid number still
+  reaches the person), and every other valid number a transaction carries, with the birth
+  date it encodes (a meal for a 65-year-old nobody registered is still judged);
+* ``rule_enrolment`` — civil-affairs enrolments with their person (by the elder record
+  they name, else by ID number), suspended ones left out (not held);
+* ``rule_assessment`` — every disability assessment known: each version of the
+  civil-affairs elder record (its ability level and date) and each long-term-care
+  enrolment version (its disability level and date), so "the newest assessment on or
+  before a date" can be answered for any date;
+* ``rule_calendar`` / ``rule_month`` / ``rule_week`` — the window's days (working or
+  not), months and ISO weeks, each month and week marked completed when it lies inside
+  the window and is over by the as-of date;
+* ``policy_param`` — the policy parameters (``rules/policy.yaml``).
+
+**The window** (POLICY.md "Judgement window"): from its start — ``HUB_RULES_WINDOW_START``,
+by default the earliest transaction date received — to the as-of date, the platforms' own
+clock (the newest ``server_time`` of a successful read), never the hub's.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import orjson
+from sqlalchemy import Connection, delete, func, insert, select, text, union_all
+
+from landing.normalize import parse_date, parse_timestamp, parse_yuan
+from linking.records import PERSON_RESOURCES
+from rules.calendar import days
+from rules.errors import RulesError
+from rules.params import PolicyParams, store_params
+from schemas.findings import (
+    RuleAssessment,
+    RuleCalendar,
+    RuleCatalog,
+    RuleEnrolment,
+    RuleId,
+    RuleMonth,
+    RulePerson,
+    RuleWeek,
+)
+from schemas.landing import CatalogSnapshot, LandingRecord
+from schemas.registry import PersonLink, PersonVersion
+from schemas.staging import accepted_table
+
+__all__ = ["Window", "build_catalog", "build_context", "window"]
+
+log = logging.getLogger(__name__)
+_SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+#: Transactions whose dates open the default window: (resource, date column).
+TRANSACTION_DATES = (
+    (("civil_affairs", "meal-records"), "meal_date"),
+    (("civil_affairs", "card-deposits"), "month"),
+    (("civil_affairs", "subsidy-payments"), "period"),
+    (("civil_affairs", "time-bank"), "week_start"),
+    (("medical_insurance", "ltc-payments"), "period"),
+    (("property_mgmt", "service-orders"), "service_date"),
+)
+#: Resources whose ID numbers may name people the linked records do not.
+TRANSACTION_IDS = (
+    ("civil_affairs", "meal-records"),
+    ("civil_affairs", "card-deposits"),
+    ("civil_affairs", "subsidy-payments"),
+    ("civil_affairs", "time-bank"),
+    ("civil_affairs", "benefits"),
+    ("medical_insurance", "ltc-payments"),
+)
+
+
+@dataclass(frozen=True)
+class Window:
+    start: date
+    as_of: date
+
+
+def window(conn: Connection, as_of: date | None, start: date | None = None) -> Window | None:
+    """The judgement window, or None when nothing dated has been received yet."""
+    if as_of is None:
+        return None
+    if start is None:
+        firsts = []
+        for key, col in TRANSACTION_DATES:
+            t = accepted_table(*key)
+            firsts.append(conn.execute(select(func.min(t.c[col])).where(~t.c.deleted)).scalar())
+        firsts = [d for d in firsts if d is not None and d <= as_of]
+        if not firsts:
+            return None
+        start = min(firsts)
+    if start > as_of:
+        raise RulesError(f"the judgement window starts {start} after its as-of date {as_of}; "
+                         "check HUB_RULES_WINDOW_START")
+    return Window(start, as_of)
+
+
+def _d(v: Any) -> date | None:
+    if v is None or isinstance(v, date):
+        return v
+    return date.fromisoformat(str(v)[:10])
+
+
+def _add_years(d: date | None, years: int) -> date | None:
+    """The day someone born on ``d`` is ``years`` full years old (29 Feb → 1 Mar)."""
+    if d is None:
+        return None
+    try:
+        return d.replace(year=d.year + years)
+    except ValueError:
+        return date(d.year + years, 3, 1)
+
+
+def build_context(conn: Connection, w: Window, params: PolicyParams) -> dict[str, int]:
+    """Fill the working tables for window ``w`` (inside the caller's transaction);
+    returns how many rows each holds."""
+    store_params(conn, params)
+    for t in (RuleAssessment, RuleEnrolment, RuleId, RulePerson, RuleCalendar, RuleMonth, RuleWeek):
+        conn.execute(delete(t))
+    counts = {"persons": _persons(conn), "ids": _ids(conn), "enrolments": _enrolments(conn, w),
+              "assessments": _assessments(conn)}
+    _calendar(conn, w)
+    return counts
+
+
+# --------------------------------------------------------------------------- persons
+
+
+def _persons(conn: Connection) -> int:
+    pv = PersonVersion.__table__.c
+    q = select(pv.person_id, pv.birth_date, pv.death_date, pv.status, pv.district_code, pv.content).where(
+        pv.valid_to.is_(None), pv.merged_into.is_(None))
+    rows = []
+    gone: dict[str, str] = {}  # moved-out person -> their public-security record
+    for pid, birth, death, status, district, content in conn.execute(q):
+        c = content or {}
+        prov = c.get("provenance") or {}
+        ca = prov.get("assistance_type") or prov.get("hukou_type") or prov.get("town")
+        st = prov.get("status")
+        ds = prov.get("death_date")
+        ps_rid = st[2] if st and st[0] == "public_security" else None
+        if status == "moved_out" and ps_rid:
+            gone[ps_rid] = pid
+        rows.append({"person_id": pid, "birth_date": birth, "d60": _add_years(birth, 60),
+                     "d70": _add_years(birth, 70), "death_date": death, "status": status, "gone_on": None,
+                     "district_code": district, "town": c.get("town"), "hukou_type": c.get("hukou_type"),
+                     "assistance_type": c.get("assistance_type"), "left_behind": c.get("left_behind"),
+                     "lost_only_child": c.get("lost_only_child"),
+                     "elder_record_id": ca[2] if ca and ca[1] == "elders" else None,
+                     "ps_record_id": ps_rid, "death_source": "/".join(ds) if ds else None})
+    # Moved out: the registration says so since its last update (the platform gives no date).
+    if gone:
+        ps = accepted_table("public_security", "residents")
+        when = {}
+        ids = list(gone)
+        for i in range(0, len(ids), 500):
+            for rid, upd in conn.execute(select(ps.c.record_id, ps.c.updated_at).where(
+                    ps.c.record_id.in_(ids[i:i + 500]))):
+                when[gone[rid]] = upd.astimezone(_SHANGHAI).date()
+        for r in rows:
+            r["gone_on"] = when.get(r["person_id"])
+    for i in range(0, len(rows), 20_000):
+        conn.execute(insert(RulePerson), rows[i:i + 20_000])
+    return len(rows)
+
+
+def _id_birth(dialect: str, col: str) -> str:
+    """The birth date a valid 18-digit ID number encodes, in SQL."""
+    if dialect == "sqlite":
+        return f"substr({col}, 7, 4) || '-' || substr({col}, 11, 2) || '-' || substr({col}, 13, 2)"
+    return f"to_date(substr({col}, 7, 8), 'YYYYMMDD')"
+
+
+def _ids(conn: Connection) -> int:
+    """ID number → person, set-based: a number two persons' records carry goes to the
+    person whose golden number it is, else to nobody (ambiguous)."""
+    pl = PersonLink.__table__.c
+    pv = PersonVersion.__table__.c
+    parts = [select(pv.id_card_no.label("id_card_no"), pv.person_id.label("person_id")).where(
+        pv.valid_to.is_(None), pv.merged_into.is_(None), pv.id_card_no.is_not(None))]
+    for platform, resource in PERSON_RESOURCES:
+        acc = accepted_table(platform, resource)
+        if "id_card_no" not in acc.c:
+            continue
+        parts.append(select(acc.c.id_card_no, pl.person_id).join(acc, acc.c.record_id == pl.record_id).where(
+            pl.platform == platform, pl.resource == resource, pl.valid_to.is_(None), pl.person_id.is_not(None),
+            acc.c.id_card_no.is_not(None), ~acc.c.deleted))
+    u = union_all(*parts).subquery()
+    ri = RuleId.__table__
+    conn.execute(insert(ri).from_select(
+        ["id_card_no", "person_id"],
+        select(u.c.id_card_no, func.min(u.c.person_id)).group_by(u.c.id_card_no)
+        .having(func.count(u.c.person_id.distinct()) == 1)))
+    golden = select(pv.id_card_no, pv.person_id).where(
+        pv.valid_to.is_(None), pv.merged_into.is_(None), pv.id_card_no.is_not(None),
+        pv.id_card_no.not_in(select(ri.c.id_card_no)))
+    conn.execute(insert(ri).from_select(["id_card_no", "person_id"], golden))
+    conn.execute(text("UPDATE rule_id SET birth_date = (SELECT p.birth_date FROM rule_person p "
+                      "WHERE p.person_id = rule_id.person_id)"))
+    # every other valid number a transaction carries: nobody's, judged by the birth date it encodes
+    others = union_all(*[select(accepted_table(*k).c.id_card_no.label("id_card_no")).where(
+        accepted_table(*k).c.id_card_no.is_not(None)) for k in TRANSACTION_IDS]).subquery()
+    conn.execute(insert(ri).from_select(["id_card_no"], select(others.c.id_card_no).distinct().where(
+        others.c.id_card_no.not_in(select(ri.c.id_card_no)))))
+    conn.execute(text(f"UPDATE rule_id SET birth_date = {_id_birth(conn.dialect.name, 'id_card_no')} "
+                      "WHERE birth_date IS NULL"))
+    return conn.execute(select(func.count()).select_from(ri)).scalar_one()
+
+
+# ------------------------------------------------------------------------ enrolments
+
+
+def _enrolments(conn: Connection, w: Window) -> int:
+    bn = accepted_table("civil_affairs", "benefits").c
+    pl = PersonLink.__table__.c
+    ri = RuleId.__table__.c
+    q = (select(bn.record_id, func.coalesce(pl.person_id, ri.person_id), bn.program, bn.provider_org_code,
+                bn.start_date, func.coalesce(bn.end_date, w.as_of), bn.chosen_policy)
+         .select_from(accepted_table("civil_affairs", "benefits"))
+         .outerjoin(PersonLink.__table__, (pl.platform == "civil_affairs") & (pl.resource == "elders")
+                    & (pl.record_id == bn.elder_record_id) & pl.valid_to.is_(None))
+         .outerjoin(RuleId.__table__, ri.id_card_no == bn.id_card_no)
+         .where(~bn.deleted, bn.start_date.is_not(None), func.coalesce(bn.status, "") != "suspended"))
+    conn.execute(insert(RuleEnrolment).from_select(
+        ["record_id", "person_id", "program", "org_code", "start_date", "end_date", "chosen_policy"], q))
+    return conn.execute(select(func.count()).select_from(RuleEnrolment)).scalar_one()
+
+
+# ----------------------------------------------------------------------- assessments
+
+#: Where each platform's assessments are: (platform, resource) -> (level field, date field)
+#: on the wire, read from every landed version.
+_ASSESSED = {
+    ("civil_affairs", "elders"): ("ability_level", "ability_assessed_on"),
+    ("medical_insurance", "ltc-enrolments"): ("disabilityLevel", "assessedOn"),
+}
+
+
+def _assessments(conn: Connection) -> int:
+    lr = LandingRecord.__table__.c
+    pl = PersonLink.__table__.c
+    n = 0
+    for (platform, resource), (level_f, date_f) in _ASSESSED.items():
+        q = (select(pl.person_id, lr.record_id, lr.payload)
+             .join(PersonLink.__table__, (pl.platform == lr.platform) & (pl.resource == lr.resource)
+                   & (pl.record_id == lr.record_id) & pl.valid_to.is_(None) & pl.person_id.is_not(None))
+             .where(lr.platform == platform, lr.resource == resource, ~lr.deleted))
+        seen: set[tuple] = set()
+        batch: list[dict] = []
+        for pid, rid, payload in conn.execute(q).yield_per(20_000):
+            try:
+                rec = orjson.loads(payload)
+            except orjson.JSONDecodeError:
+                continue
+            level, on = rec.get(level_f), rec.get(date_f)
+            if isinstance(level, str) and level.strip().isdigit():
+                level = int(level)
+            if not isinstance(level, int) or isinstance(level, bool) or not 0 <= level <= 5:
+                continue
+            day, _issue = parse_date(on) if isinstance(on, str) else (None, None)
+            if day is None:
+                continue
+            key = (pid, day, level, rid)
+            if key in seen:
+                continue
+            seen.add(key)
+            batch.append({"person_id": pid, "assessed_on": day, "level": level, "platform": platform,
+                          "resource": resource, "record_id": rid})
+            if len(batch) >= 20_000:
+                conn.execute(insert(RuleAssessment), batch)
+                n += len(batch)
+                batch = []
+        if batch:
+            conn.execute(insert(RuleAssessment), batch)
+            n += len(batch)
+    return n
+
+
+# -------------------------------------------------------------------------- calendar
+
+
+def _calendar(conn: Connection, w: Window) -> None:
+    conn.execute(insert(RuleCalendar), [{"day": d, "workday": wd} for d, wd in days(w.start, w.as_of)])
+    months = []
+    y, m = w.start.year, w.start.month
+    while (y, m) <= (w.as_of.year, w.as_of.month):
+        first = date(y, m, 1)
+        nxt = date(y + (m == 12), m % 12 + 1, 1)
+        last = nxt - timedelta(days=1)
+        months.append({"month": f"{y:04d}-{m:02d}", "idx": y * 12 + m - 1, "first_day": first, "last_day": last,
+                       "completed": first >= w.start and last <= w.as_of})
+        y, m = nxt.year, nxt.month
+    conn.execute(insert(RuleMonth), months)
+    weeks = []
+    monday = w.start - timedelta(days=w.start.weekday())
+    while monday <= w.as_of:
+        iso = monday.isocalendar()
+        sunday = monday + timedelta(days=6)
+        weeks.append({"week": f"{iso.year:04d}-W{iso.week:02d}", "monday": monday, "sunday": sunday,
+                      "completed": monday >= w.start and sunday <= w.as_of})
+        monday += timedelta(days=7)
+    conn.execute(insert(RuleWeek), weeks)
+
+
+def build_catalog(conn: Connection) -> int:
+    """``rule_catalog`` from every catalogue version the hub fetched: each company's
+    versions by fetch time, each in force until the next one; the first one also before
+    it (the platform keeps no price history, so the first price seen is the best known)."""
+    conn.execute(delete(RuleCatalog))
+    snap = CatalogSnapshot.__table__.c
+    rows = conn.execute(select(snap.id, snap.company_credit_code, snap.fetched_at, snap.payload).order_by(
+        snap.company_credit_code, snap.fetched_at, snap.id)).all()
+    out: list[dict] = []
+    by_company: dict[str, list] = {}
+    for r in rows:
+        by_company.setdefault(r.company_credit_code, []).append(r)
+    for company, versions in by_company.items():
+        for i, v in enumerate(versions):
+            start = date.min if i == 0 else v.fetched_at.astimezone(_SHANGHAI).date()
+            end = (versions[i + 1].fetched_at.astimezone(_SHANGHAI).date() - timedelta(days=1)
+                   if i + 1 < len(versions) else date.max)
+            if end < start:
+                continue  # fetched twice on one day: the later version stands for that day
+            try:
+                items = orjson.loads(v.payload).get("items") or []
+            except (orjson.JSONDecodeError, AttributeError):
+                continue
+            for item in items:
+                if not isinstance(item, dict) or not item.get("service_type"):
+                    continue
+                price, _issue = parse_yuan(item.get("price"))
+                out.append({"company_credit_code": company, "service_type": str(item["service_type"]),
+                            "price": price, "valid_from": start, "valid_to": end, "snapshot_id": v.id})
+    for i in range(0, len(out), 10_000):
+        conn.execute(insert(RuleCatalog), out[i:i + 10_000])
+    return len(out)
+
+
+def as_of_date(t: datetime | str | None) -> date | None:
+    """A platform time as the Asia/Shanghai date it falls on."""
+    if t is None:
+        return None
+    if isinstance(t, str):
+        t = parse_timestamp(t)
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=UTC)
+    return t.astimezone(_SHANGHAI).date()

@@ -1,0 +1,427 @@
+"""The subsidy rules of POLICY.md, each with a planted breach, clean cases and near misses,
+on SQLite and PostgreSQL; the stewards' workflow; policy parameters as effective-dated
+data; the official calendar."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, update
+
+from hub.db import get_engine
+from rules.calendar import is_workday
+from rules.errors import CalendarNotCovered, RulesError
+from rules.findings import decide, iter_findings
+from rules.judge import judge
+from rules.params import load_params
+from schemas.findings import Finding, FindingDecision
+from schemas.staging import accepted_table
+from tests.rules_world import RulesWorld
+
+
+@pytest.fixture
+def world(settings) -> RulesWorld:  # noqa: ANN001
+    return RulesWorld(get_engine(settings))
+
+
+def run(settings, world: RulesWorld, window_start: date | None = date(2024, 1, 1)) -> dict[str, list[dict]]:  # noqa: ANN001
+    """Write what the world queued, judge (the window from 2024-01-01 unless told), and
+    return the open findings by rule."""
+    world.write()
+    judge(settings, engine=world.engine, progress=lambda m: None, window_start=window_start)
+    out: dict[str, list[dict]] = {}
+    with world.engine.connect() as conn:
+        for f in iter_findings(conn):
+            out.setdefault(f["rule"], []).append(f)
+    return out
+
+
+def periods(found: dict, rule: str) -> list[str]:
+    return sorted(f["period"] for f in found.get(rule, []))
+
+
+def refs(finding: dict) -> set[tuple[str, str, str]]:
+    return {(e["platform"], e["resource"], e["record_id"]) for e in finding["evidence"]}
+
+
+# ------------------------------------------------------------------------------ meals
+
+
+def test_meal_under_age_counts_full_years_and_the_70th_birthday_is_old_enough(settings, world) -> None:
+    idn = world.person("P1", born="1954-03-05")
+    world.meal(idn, "2024-03-04")  # the day before the 70th birthday: under age
+    world.meal(idn, "2024-03-05")  # the birthday itself: 70 full years
+    world.meal(idn, "2024-03-01", subsidy="0")  # under age but nothing paid
+    leap = world.person("P2", born="1952-02-29")
+    world.meal(leap, "2022-02-28")  # a common year: the 70th birthday is 1 March
+    world.meal(leap, "2022-03-01")
+    found = run(settings, world, window_start=date(2022, 1, 1))
+    assert periods(found, "MEAL_UNDER_AGE") == ["2022-02-28", "2024-03-04"]
+    f = next(f for f in found["MEAL_UNDER_AGE"] if f["period"] == "2024-03-04")
+    assert f["person_id"] == "P1" and Decimal(f["amount_at_risk"]) == 3
+    assert "70" in f["explanation"]["zh"] and "under 70" in f["explanation"]["en"]
+
+
+def test_meal_under_age_of_somebody_the_registry_does_not_hold(settings, world) -> None:
+    world.person("P1")
+    from tests.world import id_number
+
+    world.meal(id_number("370203", "19680101", 5), "2024-05-06")  # 56, in nobody's registry
+    found = run(settings, world)
+    [f] = found["MEAL_UNDER_AGE"]
+    assert f["person_id"] is None and f["period"] == "2024-05-06"
+
+
+def test_meals_on_rest_days_follow_the_official_calendar(settings, world) -> None:
+    idn = world.person("P1", born="1940-01-01")
+    world.meal(idn, "2024-02-04")  # Sunday, a make-up working day for the Spring Festival
+    world.meal(idn, "2024-02-09")  # 除夕 2024: a working day by that year's notice
+    world.meal(idn, "2024-02-12")  # Monday inside the Spring Festival holiday
+    world.meal(idn, "2024-03-02")  # an ordinary Saturday
+    world.meal(idn, "2024-03-04")  # an ordinary Monday
+    world.meal(idn, "2024-03-09", subsidy="0")  # Saturday, nothing paid
+    found = run(settings, world)
+    assert periods(found, "MEAL_NON_WORKING_DAY") == ["2024-02-12", "2024-03-02"]
+
+
+def test_meal_not_lunch_and_duplicate_lunches_at_two_institutions(settings, world) -> None:
+    idn = world.person("P1", born="1940-01-01")
+    world.meal(idn, "2024-04-01", org="A")
+    world.meal(idn, "2024-04-01", org="B")  # a second subsidised lunch the same day elsewhere
+    world.meal(idn, "2024-04-02", org="A")
+    world.meal(idn, "2024-04-02", meal_type="dinner", org="A")  # lunch + subsidised dinner: not a duplicate
+    world.meal(idn, "2024-04-03", org="A")
+    world.meal(idn, "2024-04-03", org="B", subsidy="0")  # a second lunch, unsubsidised
+    found = run(settings, world)
+    assert periods(found, "MEAL_DUPLICATE") == ["2024-04-01"]
+    [dup] = found["MEAL_DUPLICATE"]
+    assert len(dup["evidence"]) == 2 and Decimal(dup["amount_at_risk"]) == 3
+    assert periods(found, "MEAL_NOT_LUNCH") == ["2024-04-02"]
+
+
+def test_duplicate_lunch_under_a_second_registration_of_the_same_person(settings, world) -> None:
+    """The person's second elder record carries another (valid) number: its lunches are
+    still the person's."""
+    from tests.world import id_number
+
+    idn = world.person("P1", born="1940-01-01")
+    other = id_number("370211", "19400101", 77)
+    world.link("civil_affairs", "elders", "EL-P1-second", "P1")
+    world._acc("civil_affairs", "elders", "EL-P1-second", id_card_no=other, district_code="370211")
+    world.meal(idn, "2024-04-08", org="A")
+    world.meal(other, "2024-04-08", org="B", district="370211")
+    found = run(settings, world)
+    [dup] = found["MEAL_DUPLICATE"]
+    assert dup["person_id"] == "P1" and len(dup["evidence"]) == 2
+
+
+def test_delivery_needs_level_2_to_5_on_the_meal_date_and_the_distance_band(settings, world) -> None:
+    idn = world.person("P1", born="1940-01-01", ability=3, assessed="2024-06-01",
+                       ability_history=[(1, "2023-01-10")])
+    world.meal(idn, "2024-05-06", km="0.5", delivery="2", delivered=True)  # level 1 then: ineligible
+    world.meal(idn, "2024-06-03", km="1.0", delivery="2", delivered=True)  # level 3, exactly 1 km: 2 yuan
+    world.meal(idn, "2024-06-04", km="1.01", delivery="2", delivered=True)  # past 1 km: due 3
+    world.meal(idn, "2024-06-05", km="7", delivery="4", delivered=True)  # the last band
+    other = world.person("P2", born="1941-01-01", ability=0)
+    world.ltc_assessment(other, "P2", 4, "2024-02-01")  # long-term care's newer assessment counts
+    world.meal(other, "2024-03-04", km="2", delivery="3", delivered=True)
+    world.meal(other, "2024-01-08", km="2", delivery="3", delivered=True)  # before it: level 0
+    found = run(settings, world)
+    assert periods(found, "DELIVERY_INELIGIBLE") == ["2024-01-08", "2024-05-06", "2024-06-04"]
+    band = next(f for f in found["DELIVERY_INELIGIBLE"] if f["period"] == "2024-06-04")
+    assert Decimal(band["amount_at_risk"]) == 1
+    level = next(f for f in found["DELIVERY_INELIGIBLE"] if f["period"] == "2024-05-06")
+    assert ("civil_affairs", "elders", "EL-P1-0") in refs(level)  # the assessment that decided it
+
+
+# ------------------------------------------------------------------------------ cards
+
+
+def test_card_subsidy_needs_the_deposit_threshold_and_the_right_amount(settings, world) -> None:
+    idn = world.person("P1")
+    world.deposit(idn, "2024-03", deposit="100", subsidy="50")  # exactly 100: earns 50
+    world.deposit(idn, "2024-04", deposit="99.99", subsidy="50")  # below the threshold
+    world.deposit(idn, "2024-05", deposit="150", subsidy="60")  # the wrong amount
+    world.deposit(idn, "2024-06", deposit="50", subsidy="0")  # below, but nothing paid
+    two = world.person("P2")
+    world.deposit(two, "2024-03", card_type=2, deposit="200", subsidy="120")
+    world.deposit(two, "2024-04", card_type=2, deposit="150", subsidy="120")
+    found = run(settings, world)
+    got = sorted((f["person_id"], f["period"], Decimal(f["amount_at_risk"])) for f in found["CARD_SUBSIDY_WITHOUT_DEPOSIT"])
+    assert got == [("P1", "2024-04", 50), ("P1", "2024-05", 10), ("P2", "2024-04", 120)]
+
+
+def test_card_and_family_bed_in_the_same_month(settings, world) -> None:
+    idn = world.person("P1")
+    world.enrolment(idn, "CONSUMPTION_CARD_2", "2024-01-01", chosen="card_subsidy", elder_record_id="EL-P1-0")
+    world.enrolment(idn, "FAMILY_BED", "2024-03-10", "2024-04-05", elder_record_id="EL-P1-0")
+    for m in ("2024-02", "2024-03", "2024-04", "2024-05"):
+        world.deposit(idn, m, card_type=2, deposit="200", subsidy="120")
+    world.payment(idn, "FAMILY_BED", "2024-03", "200")
+    found = run(settings, world)
+    assert periods(found, "CARD_AND_FAMILY_BED") == ["2024-03", "2024-04"]
+    march = next(f for f in found["CARD_AND_FAMILY_BED"] if f["period"] == "2024-03")
+    assert Decimal(march["amount_at_risk"]) == 200  # chose the card: the bed discount is what is at risk
+    assert {r[1] for r in refs(march)} == {"card-deposits", "benefits", "subsidy-payments"}
+
+
+def test_home_care_and_card_subsidy_in_the_same_month(settings, world) -> None:
+    idn = world.person("P1")
+    world.enrolment(idn, "HOME_CARE_PURCHASE", "2024-02-15", "2024-03-31", elder_record_id="EL-P1-0")
+    world.deposit(idn, "2024-01")  # before home care
+    world.deposit(idn, "2024-02")
+    world.deposit(idn, "2024-04")  # after
+    world.enrolment(idn, "HOME_CARE_PURCHASE", "2024-06-01", "2024-06-30", status="suspended")
+    world.deposit(idn, "2024-06")  # suspended home care is not held
+    found = run(settings, world)
+    assert periods(found, "HOME_CARE_AND_CARD") == ["2024-02"]
+
+
+def test_home_care_institution_also_paid_the_family_bed_operating_subsidy(settings, world) -> None:
+    idn = world.person("P1")
+    world.enrolment(idn, "HOME_CARE_PURCHASE", "2024-01-01", org="ORG-A", elder_record_id="EL-P1-0")
+    world.enrolment(idn, "FAMILY_BED_OPERATOR", "2024-03-01", "2024-04-30", org="ORG-A", elder_record_id="EL-P1-0")
+    world.payment(idn, "FAMILY_BED_OPERATOR", "2024-03", "300", org="ORG-A")
+    world.payment(idn, "FAMILY_BED_OPERATOR", "2024-04", "300", org="ORG-A")
+    world.payment(idn, "FAMILY_BED_OPERATOR", "2024-05", "300", org="ORG-B")  # another institution
+    found = run(settings, world)
+    got = sorted((f["period"], f["org_code"], Decimal(f["amount_at_risk"]))
+                 for f in found["HOME_CARE_OPERATOR_BED_SUBSIDY"])
+    assert got == [("2024-03", "ORG-A", 300), ("2024-04", "ORG-A", 300)]
+
+
+# ------------------------------------------------------------------------------ death
+
+
+def test_paid_after_death_on_the_last_day_of_a_month(settings, world) -> None:
+    idn = world.person("P1", born="1935-01-01", death="2024-03-31")
+    world.payment(idn, "HOME_CARE_PURCHASE", "2024-03", "400")  # the month of death: due
+    world.payment(idn, "HOME_CARE_PURCHASE", "2024-04", "400")  # after it
+    world.meal(idn, "2024-03-29")  # alive
+    world.meal(idn, "2024-04-01")  # after death
+    world.deposit(idn, "2024-04")
+    world.ltc_payment(idn, "2024-04", "900")
+    world.coin(idn, "2024-03-25")  # the week of the death: its Monday is before it
+    world.coin(idn, "2024-04-01")
+    found = run(settings, world)
+    assert periods(found, "PAID_AFTER_DEATH") == ["2024-04", "2024-04-01", "2024-W14"]
+    april = next(f for f in found["PAID_AFTER_DEATH"] if f["period"] == "2024-04")
+    assert Decimal(april["amount_at_risk"]) == 400 + 50 + 900  # every monthly item of April
+    assert ("public_security", "residents", "PS-P1") in refs(april)  # the death it rests on
+
+
+# ------------------------------------------------------------------------ enrolments
+
+
+def test_duplicate_enrolment_of_a_person_registered_in_two_districts(settings, world) -> None:
+    idn = world.person("P1", elder_records=2)
+    world.enrolment(idn, "MEAL_AID", "2024-01-01", elder_record_id="EL-P1-0", district="370202")
+    world.enrolment(idn, "MEAL_AID", "2024-03-15", "2024-05-10", elder_record_id="EL-P1-1", district="370211")
+    world.payment(idn, "MEAL_AID", "2024-04", "30")
+    world.payment(idn, "MEAL_AID", "2024-04", "30")
+    # near miss: one ends on the 14th, the next starts on the 20th of the same month
+    world.enrolment(idn, "TIME_BANK", "2024-01-01", "2024-06-14", elder_record_id="EL-P1-0")
+    world.enrolment(idn, "TIME_BANK", "2024-06-20", None, elder_record_id="EL-P1-1")
+    found = run(settings, world)
+    [f] = found["DUPLICATE_ENROLMENT"]
+    assert f["period"] == "2024-03..2024-05" and f["person_id"] == "P1"
+    assert Decimal(f["amount_at_risk"]) == 30
+    assert len(f["evidence"]) == 2
+
+
+def test_centralized_support_and_home_care_overlapping(settings, world) -> None:
+    idn = world.person("P1", assistance="tekun")
+    world.enrolment(idn, "CENTRALIZED_SUPPORT", "2023-06-01", elder_record_id="EL-P1-0")
+    world.enrolment(idn, "HOME_CARE_PURCHASE", "2024-05-20", "2024-07-02", elder_record_id="EL-P1-0")
+    world.payment(idn, "HOME_CARE_PURCHASE", "2024-06", "400")
+    found = run(settings, world)
+    [f] = found["CENTRALIZED_AND_HOME_CARE"]
+    assert f["period"] == "2024-05..2024-07" and Decimal(f["amount_at_risk"]) == 400
+
+
+def test_missed_support_for_tekun_dibao_and_lost_only_child(settings, world) -> None:
+    t = world.person("P1", assistance="tekun", ability=0)
+    world.enrolment(t, "CENTRALIZED_SUPPORT", "2023-01-01", "2024-03-10", elder_record_id="EL-P1-0")
+    world.enrolment(t, "CENTRALIZED_SUPPORT", "2024-07-01", None, elder_record_id="EL-P1-0")
+    world.person("P2", assistance="dibao", ability=1)  # dibao, able: not owed
+    d2 = world.person("P3", assistance="dibao", ability=2)
+    world.enrolment(d2, "HOME_CARE_PURCHASE", "2023-01-01", None, elder_record_id="EL-P3-0")  # served
+    world.person("P4", assistance="dibao_edge", ability=4)  # dibao_edge does not count
+    world.person("P5", lost_only_child=True, ability=3)  # never served: the whole window
+    found = run(settings, world)
+    got = sorted((f["person_id"], f["period"]) for f in found["MISSED_SUPPORT"])
+    # the window is 2024-01 .. 2025-01-10: January 2025 is not completed
+    assert got == [("P1", "2024-04..2024-06"), ("P5", "2024-01..2024-12")]
+
+
+# -------------------------------------------------------------------------- time bank
+
+
+def test_time_bank_over_grant_and_coins_for_someone_not_left_behind(settings, world) -> None:
+    lb = world.person("P1", hukou="rural", left_behind=True)
+    world.coin(lb, "2024-03-04", "4")  # exactly the weekly hours
+    world.coin(lb, "2024-03-11", "3")
+    world.coin(lb, "2024-03-11", "2")  # 5 in one week
+    other = world.person("P2", hukou="rural", left_behind=False)
+    world.coin(other, "2024-03-04", "2")
+    found = run(settings, world)
+    got = sorted((f["person_id"], f["period"]) for f in found["TIME_BANK_OVER_GRANT"])
+    assert got == [("P1", "2024-W11"), ("P2", "2024-W10")]
+
+
+def test_missed_time_bank_counts_completed_weeks_only_and_none_after_death(settings, world) -> None:
+    from datetime import timedelta
+
+    lb = world.person("P1", hukou="rural", left_behind=True)
+    monday = date(2024, 1, 1)
+    while monday + timedelta(days=6) <= date(2025, 1, 10):
+        if monday not in (date(2024, 5, 6), date(2024, 5, 13)):
+            world.coin(lb, monday.isoformat())
+        monday += timedelta(days=7)
+    dead = world.person("P2", hukou="rural", left_behind=True, death="2024-01-17")
+    for m in ("2024-01-01", "2024-01-08"):
+        world.coin(dead, m)
+    world.person("P3", hukou="urban", left_behind=True)  # not rural: not the rule's
+    found = run(settings, world)
+    got = sorted((f["person_id"], f["period"]) for f in found["MISSED_TIME_BANK"])
+    # P2 died on Wednesday of week 3: that week counts, the weeks after it do not
+    assert got == [("P1", "2024-W19"), ("P1", "2024-W20"), ("P2", "2024-W03")]
+
+
+# --------------------------------------------------------------------------- property
+
+
+def test_property_subsidy_for_a_non_elder_or_after_death(settings, world) -> None:
+    world.person("P1", death="2024-05-10")
+    world.person("P2")
+    world.order("P1", "2024-05-10")  # the day of death: alive that day
+    world.order("P1", "2024-05-11")
+    world.order("P2", "2024-05-11")
+    world.order(None, "2024-05-12")  # a resident who is no elder in the registry
+    world.order(None, "2024-05-13", claimed=False)
+    world.catalog("91370202MA3C000001", {"housekeeping": "45"})
+    found = run(settings, world)
+    got = sorted((f["period"], f["person_id"], f["org_code"]) for f in found["PROPERTY_SUBSIDY_INELIGIBLE"])
+    assert got == [("2024-05-11", "P1", "91370202MA3C000001"), ("2024-05-12", None, "91370202MA3C000001")]
+
+
+def test_price_not_as_published_compares_decimals(settings, world) -> None:
+    world.person("P1")
+    world.catalog("C1", {"housekeeping": "45.00", "repair": "80"})
+    world.order("P1", "2024-05-01", company="C1", price="45")  # 45 = 45.00
+    world.order("P1", "2024-05-02", company="C1", price="50")
+    world.order("P1", "2024-05-03", company="C1", service="shopping", price="20")  # not in the catalogue
+    world.order("P1", "2024-05-04", company="C2", price="45")  # a company without a catalogue
+    found = run(settings, world)
+    got = sorted((f["period"], f["org_code"], Decimal(f["amount_at_risk"])) for f in found["PRICE_NOT_AS_PUBLISHED"])
+    assert got == [("2024-05-02", "C1", 5), ("2024-05-03", "C1", 20), ("2024-05-04", "C2", 45)]
+
+
+# --------------------------------------------------------------------------- stewards
+
+
+def test_finding_ids_are_stable_and_decisions_survive_reruns(settings, world) -> None:
+    idn = world.person("P1", born="1940-01-01")
+    a = world.meal(idn, "2024-03-02")  # Saturday
+    world.meal(idn, "2024-03-09")  # Saturday
+    world.meal(idn, "2024-04-01", org="A")
+    world.meal(idn, "2024-04-01", org="B")
+    found = run(settings, world)
+    ids = {f["finding_id"] for fs in found.values() for f in fs}
+    sat = next(f for f in found["MEAL_NON_WORKING_DAY"] if f["period"] == "2024-03-02")
+    dup = found["MEAL_DUPLICATE"][0]
+    with world.engine.begin() as conn:
+        decide(conn, sat["finding_id"], "dismissed", "steward-1", "make-up day agreed with the district")
+        decide(conn, dup["finding_id"], "dismissed", "steward-1", "one lunch was a guest's")
+        with pytest.raises(RulesError, match="reason"):
+            decide(conn, sat["finding_id"], "dismissed", "steward-1", "")
+    again = run(settings, world)
+    assert {f["finding_id"] for fs in again.values() for f in fs} == ids  # same ids
+    assert next(f for f in again["MEAL_NON_WORKING_DAY"] if f["period"] == "2024-03-02")["decision"]["decision"] \
+        == "dismissed"
+    # a third lunch changes the duplicate's evidence: it is reopened for another look
+    world.meal(idn, "2024-04-01", org="C")
+    # the 2 March meal is withdrawn: its finding is closed, not deleted
+    acc = accepted_table("civil_affairs", "meal-records")
+    with world.engine.begin() as conn:
+        conn.execute(update(acc).where(acc.c.record_id == a).values(deleted=True))
+    third = run(settings, world)
+    assert periods(third, "MEAL_NON_WORKING_DAY") == ["2024-03-09"]
+    reopened = third["MEAL_DUPLICATE"][0]
+    assert reopened["finding_id"] == dup["finding_id"] and reopened["decision"] is None
+    with world.engine.connect() as conn:
+        closed = conn.execute(select(Finding.state, Finding.decision).where(
+            Finding.finding_id == sat["finding_id"])).one()
+        log = conn.execute(select(FindingDecision.decision).where(
+            FindingDecision.finding_id == dup["finding_id"]).order_by(FindingDecision.id)).scalars().all()
+    assert tuple(closed) == ("closed", "dismissed")
+    assert log == ["dismissed", "reopened"]
+
+
+def test_findings_hold_no_personal_data(settings, world) -> None:
+    idn = world.person("P1", born="1960-01-01")
+    world.meal(idn, "2024-03-04")
+    found = run(settings, world)
+    import json
+
+    text = json.dumps(found, ensure_ascii=False, default=str)
+    assert "MEAL_UNDER_AGE" in text and idn not in text
+
+
+# ------------------------------------------------------------------ parameters, calendar
+
+
+def test_parameters_in_force_on_the_judged_date_and_per_district(settings, world, tmp_path: Path) -> None:
+    base = Path(load_params().path).read_text(encoding="utf-8")
+    custom = base.replace(
+        '    - {value: 70, from: 2022-01-01, source: "004 二(二)2"}',
+        '    - {value: 70, from: 2022-01-01, to: 2024-05-31, source: "004 二(二)2"}\n'
+        '    - {value: 75, from: 2024-06-01, source: "a later notice"}\n'
+        '    - {value: 65, from: 2022-01-01, district: "370211", source: "a district\'s own"}')
+    path = tmp_path / "policy.yaml"
+    path.write_text(custom, encoding="utf-8")
+    s = settings.model_copy(update={"policy_file": path})
+    idn = world.person("P1", born="1952-01-01")  # 72 in 2024
+    world.meal(idn, "2024-05-06")  # 70 then: fine
+    world.meal(idn, "2024-07-01")  # 75 from June: under age
+    young = world.person("P2", born="1957-01-01", district="370211")  # 67
+    world.meal(young, "2024-07-02", district="370211")  # the district's 65: fine
+    found = run(s, world)
+    assert [(f["person_id"], f["period"]) for f in found["MEAL_UNDER_AGE"]] == [("P1", "2024-07-01")]
+
+
+def test_a_policy_file_that_cannot_be_understood_says_where(tmp_path: Path) -> None:
+    path = tmp_path / "policy.yaml"
+    path.write_text(Path(load_params().path).read_text(encoding="utf-8").replace("value: 100", "value: lots"),
+                    encoding="utf-8")
+    with pytest.raises(RulesError, match="card_min_deposit"):
+        load_params(path)
+    path.write_text("meal_subsidy:\n  description: x\n  values:\n"
+                    "    - {value: 3, from: 2022-01-01, source: a}\n    - {value: 4, from: 2023-01-01, source: b}\n",
+                    encoding="utf-8")
+    with pytest.raises(RulesError, match="in force at once"):
+        load_params(path)
+
+
+def test_the_calendar_says_clearly_which_years_it_knows() -> None:
+    assert is_workday(date(2024, 2, 4)) and not is_workday(date(2024, 2, 10)) and is_workday(date(2024, 2, 9))
+    with pytest.raises(CalendarNotCovered, match="outside it"):
+        is_workday(date(2031, 1, 6))
+
+
+def test_the_window_runs_from_the_first_transaction_to_the_platforms_clock(settings, world) -> None:
+    idn = world.person("P1", born="1940-01-01", assistance="tekun")
+    world.meal(idn, "2024-06-03")  # the earliest transaction opens the window
+    world.meal(idn, "2025-01-11")  # a Saturday after the platforms' as-of date: not judged yet
+    world.meal(idn, "2025-01-04")  # a Saturday inside the window
+    found = run(settings, world, window_start=None)
+    assert periods(found, "MEAL_NON_WORKING_DAY") == ["2025-01-04"]
+    # omissions: only the months wholly inside the window and over (not June, opened on
+    # the 3rd, nor January 2025)
+    assert periods(found, "MISSED_SUPPORT") == ["2024-07..2024-12"]
+    with world.engine.connect() as conn:
+        last = conn.execute(select(Finding.period_end).order_by(Finding.period_end.desc())).scalar()
+    assert last <= datetime(2025, 1, 10, tzinfo=UTC).date()
