@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from rules.sql import add_years, param
+from rules.sql import add_years, param, year_of
 
 __all__ = ["RULES", "Rule", "rule"]
 
@@ -480,18 +480,31 @@ WHERE rp.hukou_type = 'rural' AND COALESCE(rp.left_behind, FALSE)
 
 
 def _property_ineligible(d: str) -> str:
+    # "Not an elder in the registry" needs the order's own evidence: linked to nobody, and
+    # either the linker knew the resident as no elder, or the order's birth year makes
+    # them under the elder age on the service date, or the order carries a masked ID number
+    # that matched no elder. A claim with no identity at all (no birth year, no number) is
+    # not judged: the hub cannot tell a non-elder from an elder it failed to recognise.
+    age_j, age = param("pe", "elder_age", "so.service_date")
+    under_age = f"({year_of(d, 'so.service_date')} - so.resident_birth_year) < {age}"
+    why = ("CASE WHEN rp.person_id IS NOT NULL THEN 'deceased' WHEN pl.method = 'not_elder' THEN 'not_elder' "
+           "WHEN so.resident_birth_year IS NOT NULL THEN 'under_age' ELSE 'no_elder_with_this_number' END")
     return f"""
 SELECT {_out("pl.person_id", "so.company_credit_code", _day("so.service_date"), _day("so.service_date"),
-             "so.service_date", "so.service_date", "so.record_id", "COALESCE(so.subsidy_amount, 0)", "NULL", "NULL",
-             "CASE WHEN rp.person_id IS NULL THEN 'not_elder' ELSE 'deceased' END",
+             "so.service_date", "so.service_date", "so.record_id", "COALESCE(so.subsidy_amount, 0)",
+             "so.resident_birth_year", "NULL", why,
              _ev("property_mgmt/service-orders", "so.record_id"),
              "CASE WHEN rp.person_id IS NULL THEN NULL ELSE rp.death_source END")}
 FROM {_ORDER} so
 LEFT JOIN person_link pl ON pl.platform = 'property_mgmt' AND pl.resource = 'service-orders'
      AND pl.record_id = so.record_id AND pl.valid_to IS NULL
 LEFT JOIN rule_person rp ON rp.person_id = pl.person_id
+{age_j}
 WHERE NOT so.deleted AND so.subsidy_claimed AND so.service_date BETWEEN :ws AND :as_of
-  AND (rp.person_id IS NULL OR rp.death_date < so.service_date)"""
+  AND (rp.death_date < so.service_date
+       OR (pl.person_id IS NULL AND (COALESCE(pl.method, '') = 'not_elder'
+                                     OR (so.resident_birth_year IS NOT NULL AND {under_age})
+                                     OR (so.resident_birth_year IS NULL AND so.resident_id_prefix IS NOT NULL))))"""
 
 
 def _price_not_published(d: str) -> str:

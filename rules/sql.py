@@ -8,7 +8,7 @@ and expanded here.
 
 from __future__ import annotations
 
-__all__ = ["add_years", "param"]
+__all__ = ["add_years", "param", "year_of"]
 
 
 def add_years(dialect: str, expr: str, years: str) -> str:
@@ -19,6 +19,13 @@ def add_years(dialect: str, expr: str, years: str) -> str:
         return f"date({expr}, '+' || CAST({years} AS INTEGER) || ' years')"
     # PostgreSQL would land 29 February on the 28th: go from the day before, then add one
     return f"(({expr} - 1) + make_interval(years => CAST({years} AS INTEGER)))::date + 1"
+
+
+def year_of(dialect: str, expr: str) -> str:
+    """The calendar year of the date ``expr``, as an integer."""
+    if dialect == "sqlite":
+        return f"CAST(strftime('%Y', {expr}) AS INTEGER)"
+    return f"CAST(EXTRACT(YEAR FROM {expr}) AS INTEGER)"
 
 
 def param(alias: str, name: str, on: str, *, district: str | None = None, key: str | None = None) -> tuple[str, str]:

@@ -159,12 +159,16 @@ class RulesWorld:
         return rid
 
     def order(self, pid: str | None, day: str, *, company: str = "91370202MA3C000001", service: str = "housekeeping",
-              price: str = "45", claimed: bool = True, subsidy: str = "10") -> str:
+              price: str = "45", claimed: bool = True, subsidy: str = "10", method: str | None = None,
+              birth_year: int | None = None, masked: tuple[str, str] | None = None) -> str:
         rid = self._rid("SO")
         self.link("property_mgmt", "service-orders", rid, pid)
+        if method:
+            self.rows[PersonLink.__table__][-1]["method"] = method
         self._acc("property_mgmt", "service-orders", rid, company_credit_code=company, service_type=service,
                   service_date=date.fromisoformat(day), price=Decimal(price), subsidy_claimed=claimed,
-                  subsidy_amount=Decimal(subsidy))
+                  subsidy_amount=Decimal(subsidy), resident_birth_year=birth_year,
+                  resident_id_prefix=masked[0] if masked else None, resident_id_suffix=masked[1] if masked else None)
         return rid
 
     def catalog(self, company: str, prices: dict[str, str], fetched: datetime = datetime(2024, 1, 5, tzinfo=UTC)) -> None:
