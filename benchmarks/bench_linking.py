@@ -26,7 +26,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 
-def _prepare(elders: int, seed: int, noise: float, home: Path) -> None:
+def _prepare(elders: int, seed: int, noise: float, home: Path, db_url: str | None = None) -> None:
+    """Generate a city, serve it, ingest and validate it into ``db_url`` (default: an
+    SQLite file under ``home``); the truth goes to ``home/truth``."""
     from hub.settings import HubSettings
     from landing.ingest import ingest_all
     from quality.validate import validate
@@ -46,7 +48,7 @@ def _prepare(elders: int, seed: int, noise: float, home: Path) -> None:
                           Credentials()) as sims:
         for platform, conn in connections_for(sims.urls, Credentials()).items():
             os.environ[f"AIRFLOW_CONN_{platform.upper()}"] = json.dumps(conn)
-        s = HubSettings(home=home, requests_per_second=None)
+        s = HubSettings(home=home, database_url=db_url, requests_per_second=None)
         t = time.monotonic()
         run = ingest_all(settings=s)
         print(f"  ingested {run.received:,} records in {time.monotonic() - t:.0f}s [{run.status}]", flush=True)

@@ -8,7 +8,8 @@ A failing platform is retried with backoff and never holds back the others: the 
 closed whatever happened (``all_done``), and says which platforms failed. Validation
 follows the close and judges whatever was staged; a resource blocked by quality keeps its
 last good data in the registry's inputs and does not fail the task. Linking then builds
-the registry from those inputs and publishes the next release in one transaction.
+the registry from those inputs and publishes the next release in one transaction, and
+the subsidy rules judge it (findings, with stewards' decisions kept).
 The logic lives in ``hub.pipeline``; ``hub run`` calls the same functions.
 """
 
@@ -24,6 +25,7 @@ from connectors.platforms import PLATFORMS
 STAGING = {p: Asset(f"hub://staging/{p}") for p in PLATFORMS}
 ACCEPTED = Asset("hub://accepted")  # the registry's inputs, promoted by the quality gate
 REGISTRY = Asset("hub://registry")  # the published registry (persons, links, history)
+FINDINGS = Asset("hub://findings")  # the subsidy findings judged over the registry
 
 
 @dag(
@@ -71,8 +73,14 @@ def hub_ingest() -> None:
 
         return link_step()
 
+    @task(outlets=[FINDINGS], retries=1)
+    def judge() -> dict:
+        from hub.pipeline import judge_step
+
+        return judge_step()
+
     closed = close_run(ingest_run)
-    ingests >> closed >> validate(ingest_run) >> link()
+    ingests >> closed >> validate(ingest_run) >> link() >> judge()
 
 
 hub_ingest()

@@ -359,7 +359,7 @@ def export(what: str, out: Path | None, token: str | None, all_findings: bool) -
         with engine.begin() as conn:
             audit(conn, grant, f"export:{what}", n, grant.pii, f"release {release}")
     _say(f"{n:,} {what} of registry release {release}" + (f" written to {out}" if out else "")
-         + ("" if grant.pii else " (personal data masked)"))
+         + ("" if grant.pii or what == "findings" else " (personal data masked)"))
 
 
 @cli.group()

@@ -467,13 +467,14 @@ SELECT {_out("rp.person_id", "NULL", "w.week", "w.week", "w.monday", "w.sunday",
 FROM rule_person rp
 JOIN rule_week w ON w.completed
 {age_j}
-WHERE rp.hukou_type = 'rural' AND COALESCE(rp.left_behind, FALSE)
+LEFT JOIN (SELECT DISTINCT ri.person_id, tb.week_start
+           FROM {_COIN} tb JOIN rule_id ri ON ri.id_card_no = tb.id_card_no
+           WHERE NOT tb.deleted AND tb.hours_granted > 0 AND ri.person_id IS NOT NULL) c
+       ON c.person_id = rp.person_id AND c.week_start = w.monday
+WHERE rp.hukou_type = 'rural' AND COALESCE(rp.left_behind, FALSE) AND c.person_id IS NULL
   AND (rp.death_date IS NULL OR w.monday <= rp.death_date)
   AND (rp.gone_on IS NULL OR w.monday <= rp.gone_on)
-  AND rp.birth_date IS NOT NULL AND {add_years(d, "rp.birth_date", age)} <= w.sunday
-  AND NOT EXISTS (SELECT 1 FROM {_COIN} tb JOIN rule_id ri ON ri.id_card_no = tb.id_card_no
-                  WHERE ri.person_id = rp.person_id AND tb.week_start = w.monday
-                    AND NOT tb.deleted AND tb.hours_granted > 0)"""
+  AND rp.birth_date IS NOT NULL AND {add_years(d, "rp.birth_date", age)} <= w.sunday"""
 
 
 # --------------------------------------------------------------------------- property

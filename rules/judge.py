@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -81,6 +82,7 @@ class JudgeResult:
     context: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    report: Path | None = None
 
     @property
     def found(self) -> int:
@@ -102,7 +104,7 @@ def finding_id(natural_key: str) -> str:
 
 
 def judge(settings: HubSettings | None = None, *, engine: Engine | None = None,
-          progress: Progress | None = None, window_start: date | None = None) -> JudgeResult:
+          progress: Progress | None = None, window_start: date | None = None, reports: bool = True) -> JudgeResult:
     """Judge every rule over the published registry; see the module docstring."""
     settings = settings or get_settings()
     engine = engine or get_engine(settings)
@@ -125,6 +127,11 @@ def judge(settings: HubSettings | None = None, *, engine: Engine | None = None,
             conn.execute(update(RuleRun).where(RuleRun.id == run_id).values(
                 finished_at=datetime.now(UTC), status="failed", error=f"{type(exc).__name__}: {exc}"))
         raise
+    if reports:
+        from rules.report import write_reports
+
+        result.report = write_reports(engine, (settings.home / "reports" / "findings").resolve())
+        say(f"findings report for stewards: {result.report}")
     return result
 
 

@@ -156,7 +156,7 @@ class RuleId(Base):
     __tablename__ = "rule_id"
 
     id_card_no: Mapped[str] = mapped_column(String(18), primary_key=True)
-    person_id: Mapped[str | None] = mapped_column(String(16))
+    person_id: Mapped[str | None] = mapped_column(String(16), index=True)
     birth_date: Mapped[date | None] = mapped_column(Date)
 
 

@@ -74,7 +74,7 @@ print(ids)
     assert out.returncode == 0, out.stderr[-3000:]
     for platform in ("civil_affairs", "health", "medical_insurance", "public_security", "property_mgmt"):
         assert f"ingest_{platform}" in out.stdout
-    assert "'validate'" in out.stdout and "'link'" in out.stdout
+    assert "'validate'" in out.stdout and "'link'" in out.stdout and "'judge'" in out.stdout
 
 
 @pytest.mark.slow
@@ -113,7 +113,9 @@ def test_airflow_dags_test_lands_every_platform(tmp_path: Path) -> None:
         elders_linked = conn.execute(text(
             "select count(distinct person_id) from person_link where valid_to is null "
             "and platform = 'civil_affairs' and resource = 'elders'")).scalar()
+        judged = conn.execute(text("select status, release from rule_run")).all()
     assert runs == [("airflow", "success")]
+    assert judged == [("done", 1)]
     assert published == [("published", 1)] and elders_linked == 40  # 40 distinct numbers
     assert len(quality) == 1 and quality[0][1] in ("passed", "warned"), quality
     assert accepted == 40

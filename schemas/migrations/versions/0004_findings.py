@@ -146,6 +146,9 @@ def upgrade() -> None:
     sa.Column('birth_date', sa.Date(), nullable=True),
     sa.PrimaryKeyConstraint('id_card_no', name=op.f('pk_rule_id'))
     )
+    with op.batch_alter_table('rule_id', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_rule_id_person_id'), ['person_id'], unique=False)
+
     op.create_table('rule_month',
     sa.Column('month', sa.String(length=7), nullable=False),
     sa.Column('idx', sa.Integer(), nullable=False),
