@@ -27,14 +27,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
 import orjson
 from sqlalchemy import Connection, delete, func, insert, select, text, union_all
 
-from landing.normalize import parse_date, parse_timestamp, parse_yuan
+from landing.normalize import parse_date, parse_yuan
 from linking.records import PERSON_RESOURCES
 from rules.calendar import days
 from rules.errors import RulesError
@@ -101,12 +100,6 @@ def window(conn: Connection, as_of: date | None, start: date | None = None) -> W
         raise RulesError(f"the judgement window starts {start} after its as-of date {as_of}; "
                          "check HUB_RULES_WINDOW_START")
     return Window(start, as_of)
-
-
-def _d(v: Any) -> date | None:
-    if v is None or isinstance(v, date):
-        return v
-    return date.fromisoformat(str(v)[:10])
 
 
 def _add_years(d: date | None, years: int) -> date | None:
@@ -342,14 +335,3 @@ def build_catalog(conn: Connection) -> int:
     for i in range(0, len(out), 10_000):
         conn.execute(insert(RuleCatalog), out[i:i + 10_000])
     return len(out)
-
-
-def as_of_date(t: datetime | str | None) -> date | None:
-    """A platform time as the Asia/Shanghai date it falls on."""
-    if t is None:
-        return None
-    if isinstance(t, str):
-        t = parse_timestamp(t)
-    if t.tzinfo is None:
-        t = t.replace(tzinfo=UTC)
-    return t.astimezone(_SHANGHAI).date()

@@ -237,6 +237,9 @@ def test_centralized_support_and_home_care_overlapping(settings, world) -> None:
     world.enrolment(idn, "CENTRALIZED_SUPPORT", "2023-06-01", elder_record_id="EL-P1-0")
     world.enrolment(idn, "HOME_CARE_PURCHASE", "2024-05-20", "2024-07-02", elder_record_id="EL-P1-0")
     world.payment(idn, "HOME_CARE_PURCHASE", "2024-06", "400")
+    other = world.person("P2", assistance="tekun")  # near miss: home care ends the day before
+    world.enrolment(other, "HOME_CARE_PURCHASE", "2024-02-01", "2024-04-14", elder_record_id="EL-P2-0")
+    world.enrolment(other, "CENTRALIZED_SUPPORT", "2024-04-15", None, elder_record_id="EL-P2-0")
     found = run(settings, world)
     [f] = found["CENTRALIZED_AND_HOME_CARE"]
     assert f["period"] == "2024-05..2024-07" and Decimal(f["amount_at_risk"]) == 400
@@ -365,6 +368,48 @@ def test_finding_ids_are_stable_and_decisions_survive_reruns(settings, world) ->
             FindingDecision.finding_id == dup["finding_id"]).order_by(FindingDecision.id)).scalars().all()
     assert tuple(closed) == ("closed", "dismissed")
     assert log == ["dismissed", "reopened"]
+
+
+def test_stewards_work_from_the_command_line(settings, world, monkeypatch) -> None:  # noqa: ANN001
+    """hub judge, hub export findings, hub finding decide — and the decision holds on the
+    next judging."""
+    import json
+
+    from click.testing import CliRunner
+
+    from hub import settings as hub_settings
+    from hub.cli import cli
+    from schemas.access import AccessLog
+
+    idn = world.person("P1", born="1940-01-01")
+    world.meal(idn, "2024-03-02")  # Saturday
+    world.write()
+    monkeypatch.setenv("HUB_HOME", str(settings.home))
+    monkeypatch.setenv("HUB_DATABASE_URL", settings.db_url)
+    monkeypatch.setenv("HUB_RULES_WINDOW_START", "2024-01-01")
+    hub_settings.get_settings.cache_clear()
+    runner = CliRunner()
+    try:
+        judged = runner.invoke(cli, ["judge"])
+        assert judged.exit_code == 0, judged.output
+        assert "MEAL_NON_WORKING_DAY" in judged.output and (settings.home / "reports" / "findings" / "index.html").exists()
+        out = runner.invoke(cli, ["export", "findings"])
+        assert out.exit_code == 0, out.output
+        [f] = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
+        assert f["rule"] == "MEAL_NON_WORKING_DAY" and f["evidence"][0]["resource"] == "meal-records"
+        no_reason = runner.invoke(cli, ["finding", "decide", f["finding_id"], "dismissed", "--steward", "wang"])
+        assert no_reason.exit_code != 0 and "reason" in str(no_reason.exception)
+        ok = runner.invoke(cli, ["finding", "decide", f["finding_id"], "confirmed", "--steward", "wang"])
+        assert ok.exit_code == 0, ok.output
+        assert runner.invoke(cli, ["judge"]).exit_code == 0
+        again = runner.invoke(cli, ["export", "findings"])
+        [g] = [json.loads(line) for line in again.stdout.splitlines() if line.startswith("{")]
+        assert g["finding_id"] == f["finding_id"] and g["decision"]["decision"] == "confirmed"
+        assert g["decision"]["by"] == "wang"
+        with world.engine.connect() as conn:
+            assert conn.execute(select(AccessLog.action)).scalars().all() == ["export:findings"] * 2
+    finally:
+        hub_settings.get_settings.cache_clear()
 
 
 def test_findings_hold_no_personal_data(settings, world) -> None:
