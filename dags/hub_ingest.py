@@ -1,31 +1,29 @@
-"""Ingest the five platforms into the hub (landing + typed staging), incrementally,
-validate what landed (quality suites, quarantine, the gate to the registry's inputs),
-and link it into the published elder registry.
+"""Ingest the five platforms into the hub (landing + typed staging), incrementally, and
+validate what landed (quality suites, quarantine, the gate to the registry's inputs).
 
-One task per platform, run in parallel; each reads its resources from the stored
-watermarks and lands page by page, so a retried or re-run task lands nothing twice.
-A failing platform is retried with backoff and never holds back the others: the run is
-closed whatever happened (``all_done``), and says which platforms failed. Validation
-follows the close and judges whatever was staged; a resource blocked by quality keeps its
-last good data in the registry's inputs and does not fail the task. Linking then builds
-the registry from those inputs and publishes the next release in one transaction, and
-the subsidy rules judge it (findings, with stewards' decisions kept).
-The logic lives in ``hub.pipeline``; ``hub run`` calls the same functions.
+One task per platform and resource, the resources of one platform one at a time (they
+share the platform's per-client rate limit), the platforms in parallel. Each reads from
+its stored watermark and lands chunk by chunk, so a retried or re-run task lands nothing
+twice. A platform that fails is retried with exponential backoff and never holds back the
+others: the run is closed whatever happened (``all_done``) and says which ones failed.
+Validation follows and judges whatever was staged; a resource blocked by quality keeps
+its last good data in the registry's inputs. Validation updates ``hub://accepted``, on
+which the ``hub_registry`` DAG is scheduled.
+
+Params: ``full_refresh`` reads every resource from the beginning; ``since`` (an ISO
+time, e.g. ``2024-06-01T00:00:00+08:00``) re-reads from that time — a backfill. The
+watermark never moves backwards. The logic lives in ``hub.pipeline``; ``hub run`` calls
+the same functions.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pendulum
-from airflow.sdk import Asset, dag, task
+from airflow.sdk import Param, dag, task
 
-from connectors.platforms import PLATFORMS
-
-STAGING = {p: Asset(f"hub://staging/{p}") for p in PLATFORMS}
-ACCEPTED = Asset("hub://accepted")  # the registry's inputs, promoted by the quality gate
-REGISTRY = Asset("hub://registry")  # the published registry (persons, links, history)
-FINDINGS = Asset("hub://findings")  # the subsidy findings judged over the registry
+from connectors.platforms import PLATFORMS, RESOURCES
+from hub.airflow_settings import READ_RETRIES, READ_RETRY_DELAY, READ_RETRY_MAX_DELAY
+from hub.assets import ACCEPTED, STAGING
 
 
 @dag(
@@ -35,8 +33,11 @@ FINDINGS = Asset("hub://findings")  # the subsidy findings judged over the regis
     catchup=False,
     max_active_runs=1,
     tags=["hub", "ingest"],
-    default_args={"retries": 3, "retry_delay": timedelta(minutes=1), "retry_exponential_backoff": True,
-                  "max_retry_delay": timedelta(minutes=15)},
+    params={
+        "full_refresh": Param(False, type="boolean", description="read every resource from the beginning"),
+        "since": Param(None, type=["null", "string"],
+                       description="re-read from this ISO time (a backfill); the watermark stays"),
+    },
 )
 def hub_ingest() -> None:
     @task
@@ -51,36 +52,31 @@ def hub_ingest() -> None:
 
         return _close(ingest_run)
 
-    ingest_run = open_run()
-    ingests = []
-    for platform in PLATFORMS:
-        @task(task_id=f"ingest_{platform}", outlets=[STAGING[platform]])
-        def ingest(ingest_run: int, platform: str = platform) -> list[dict]:
-            from hub.pipeline import ingest_step
-
-            return ingest_step(platform, ingest_run, airflow=True)
-
-        ingests.append(ingest(ingest_run))
     @task(outlets=[ACCEPTED], retries=1)
     def validate(ingest_run: int) -> dict:
         from hub.pipeline import validate_step
 
         return validate_step(ingest_run)
 
-    @task(outlets=[REGISTRY], retries=1)
-    def link() -> dict:
-        from hub.pipeline import link_step
+    ingest_run = open_run()
+    ingests = []
+    for platform in PLATFORMS:
+        @task(task_id=f"ingest_{platform}", outlets=[STAGING[platform]], max_active_tis_per_dagrun=1,
+              retries=READ_RETRIES, retry_delay=READ_RETRY_DELAY, retry_exponential_backoff=True,
+              max_retry_delay=READ_RETRY_MAX_DELAY)
+        def ingest(resource: str, ingest_run: int, platform: str = platform) -> dict:
+            from airflow.sdk import get_current_context
 
-        return link_step()
+            from hub.pipeline import ingest_step, read_params
 
-    @task(outlets=[FINDINGS], retries=1)
-    def judge() -> dict:
-        from hub.pipeline import judge_step
+            full_refresh, since = read_params(get_current_context()["params"])
+            return ingest_step(platform, ingest_run, resources=[resource], airflow=True,
+                               full_refresh=full_refresh, since=since)[0]
 
-        return judge_step()
+        ingests.append(ingest.partial(ingest_run=ingest_run).expand(
+            resource=[s.resource for s in RESOURCES[platform]]))
 
-    closed = close_run(ingest_run)
-    ingests >> closed >> validate(ingest_run) >> link() >> judge()
+    ingests >> close_run(ingest_run) >> validate(ingest_run)
 
 
 hub_ingest()

@@ -57,9 +57,12 @@ def run(platforms: tuple[str, ...], as_json: bool, strict: bool) -> None:
     quality = _validate(settings, result.run_id)
     linked = _link(settings)
     judged = _judge(settings)
+    pub = _publish(judged.run_id)
     if as_json:
         click.echo(json.dumps({**result.as_dict(), "quality": quality.as_dict(),
-                               "registry": linked.as_dict(), "findings": judged.as_dict()}, default=str))
+                               "registry": linked.as_dict(), "findings": judged.as_dict(),
+                               "publication": {"id": pub.id, "release": pub.release, "stale": pub.stale,
+                                               "sources": pub.sources}}, default=str))
     sys.exit(_exit_status(result.status, quality.status, strict))
 
 
@@ -79,6 +82,42 @@ def _link(settings):  # noqa: ANN001, ANN202
     _say("")
     result = link(settings, progress=_say)
     return result
+
+
+def _publish(rule_run: int | None):  # noqa: ANN202
+    from hub.db import get_engine
+    from registry.publish import publish
+
+    with get_engine().begin() as conn:
+        pub = publish(conn, rule_run_id=rule_run)
+    _say(f"published registry release {pub.release} (publication {pub.id})")
+    for key, src in (pub.sources or {}).items():
+        if src["status"] == "stale":
+            _say(f"  STALE {key}: {src['reason']}; last good read {src['last_good'] or 'never'}")
+    from hub.report import write_summary
+
+    _say(f"run summary: {write_summary(get_engine(), (get_settings().ensure_home() / 'reports').resolve())}")
+    return pub
+
+
+@cli.group("publish", invoke_without_command=True)
+@click.pass_context
+def publish_group(ctx: click.Context) -> None:
+    """Publish the newest linked registry release (what exports and the API serve)."""
+    if ctx.invoked_subcommand is None:
+        _publish(None)
+
+
+@publish_group.command("rollback")
+@click.option("--to", "to_release", type=int, help="the release to publish again (default: the one before)")
+def publish_rollback(to_release: int | None) -> None:
+    """Publish an earlier release again (one of the last HUB_PUBLISH_KEEP publications)."""
+    from hub.db import get_engine
+    from registry.publish import rollback
+
+    with get_engine().begin() as conn:
+        pub = rollback(conn, get_settings().publish_keep, to_release)
+    _say(f"publication {pub.id}: {pub.note}")
 
 
 def _judge(settings):  # noqa: ANN001, ANN202
@@ -127,10 +166,12 @@ def finding_decide(finding_id: str, decision: str, steward: str, reason: str | N
 
 @cli.command("link")
 def link_cmd() -> None:
-    """Link the validated records into persons and publish the next registry release."""
+    """Link the validated records into persons and publish the next registry release
+    (the subsidy rules are not judged: `hub judge`, or `hub run` for everything)."""
     settings = get_settings()
     settings.ensure_home()
     _link(settings)
+    _publish(None)
 
 
 def _validate(settings, ingest_run_id: int | None):  # noqa: ANN001, ANN202
@@ -260,7 +301,8 @@ def demo(elders: int, seed: int) -> None:
             raise click.ClickException("no platform landed (see above)")
         quality = _validate(settings, result.run_id)
         linked = _link(settings)
-        _judge(settings)
+        judged = _judge(settings)
+        _publish(judged.run_id)
         _say(f"ground truth of the synthetic data: {truth_dir}")
         _report_linkage(linked, truth_dir)
         _report_findings(truth_dir)
@@ -325,14 +367,14 @@ def export(what: str, out: Path | None, token: str | None, all_findings: bool) -
     import orjson
 
     from hub.db import get_engine
-    from registry.read import current_release, iter_persons
+    from registry.read import iter_persons, published_release
     from registry.tokens import audit, grant_for
 
     engine = get_engine()
     with engine.connect() as conn:
         grant = grant_for(conn, token)
         grant.require(f"{what}:read")
-        release = current_release(conn)
+        release = published_release(conn)
     if release is None:
         raise click.ClickException("no registry has been published yet: run `hub run` first")
     n = 0
@@ -388,6 +430,14 @@ def _registry_status(conn) -> None:  # noqa: ANN001
     from schemas.registry import LinkReview, LinkRun, RegistryRelease
 
     rel = conn.execute(select(RegistryRelease).order_by(RegistryRelease.release.desc()).limit(1)).first()
+    from registry.publish import current_publication
+
+    pub = current_publication(conn)
+    if pub is not None:
+        stale = {k: v for k, v in (pub.sources or {}).items() if v["status"] == "stale"}
+        click.echo(f"published: registry release {pub.release} (publication {pub.id}, {pub.kind}, "
+                   f"{pub.published_at:%Y-%m-%d %H:%M:%S} UTC)"
+                   + (f"; stale sources: {', '.join(stale)}" if stale else "; every source fresh"))
     if rel is None:
         click.echo("no registry published yet: `hub link` (or `hub run`)")
     else:

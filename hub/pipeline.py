@@ -4,13 +4,15 @@ Airflow DAGs call the very same ones, one task each."""
 from __future__ import annotations
 
 import logging
+from datetime import date, datetime
 
 from hub.db import get_engine
 from hub.errors import HubError
 from hub.settings import get_settings
-from landing.ingest import BatchResult, finish_run, ingest_platform, start_run
+from landing.ingest import BatchResult, ReadFrom, finish_run, ingest_platform, start_run
 
-__all__ = ["PlatformFailed", "close_run", "ingest_step", "judge_step", "link_step", "open_run", "validate_step"]
+__all__ = ["PlatformFailed", "close_run", "ingest_step", "judge_step", "link_step", "open_run", "publish_step",
+           "validate_step"]
 
 log = logging.getLogger(__name__)
 
@@ -25,13 +27,16 @@ def open_run(trigger: str) -> int:
     return run_id
 
 
-def ingest_step(platform: str, run_id: int, *, airflow: bool = False) -> list[dict]:
-    """Ingest one platform for run ``run_id``; raises :class:`PlatformFailed` when any of
-    its resources failed (the others are landed and stay landed)."""
+def ingest_step(platform: str, run_id: int, *, resources: list[str] | None = None, airflow: bool = False,
+                full_refresh: bool = False, since: datetime | None = None) -> list[dict]:
+    """Ingest one platform (or some of its resources) for run ``run_id``; raises
+    :class:`PlatformFailed` when any of them failed (the others are landed and stay
+    landed). ``full_refresh``/``since`` read from the beginning or from a time (backfill)."""
     settings = get_settings()
     settings.ensure_home()
     results: list[BatchResult] = ingest_platform(platform, run_id, settings=settings, airflow=airflow,
-                                                 progress=log.info)
+                                                 resources=resources, progress=log.info,
+                                                 read_from=ReadFrom(full_refresh, since))
     failed = [r for r in results if r.status != "success"]
     for r in results:
         log.info("%s/%s: received %d = new %d + duplicate %d + rejected %d + tombstones %d [%s]",
@@ -78,12 +83,45 @@ def link_step() -> dict:
     return result.as_dict()
 
 
-def judge_step() -> dict:
-    """Judge the subsidy rules over the published registry (see ``rules.judge``); the
-    counts per rule go to the task log."""
+def judge_step(window_start: date | None = None, window_end: date | None = None) -> dict:
+    """Judge the subsidy rules over the newest linked release (see ``rules.judge``),
+    optionally over a window of dates (a backfill); the counts per rule go to the task log."""
     from rules.judge import judge
 
     settings = get_settings()
     settings.ensure_home()
-    result = judge(settings, progress=log.info)
+    result = judge(settings, progress=log.info, window_start=window_start, window_end=window_end)
     return result.as_dict()
+
+
+def publish_step(rule_run: int | None = None) -> dict:
+    """Make the newest linked release (judged by ``rule_run``) the published one; the
+    stale sources are named in the log."""
+    from hub.report import write_summary
+    from registry.publish import publish
+
+    settings = get_settings()
+    with get_engine().begin() as conn:
+        pub = publish(conn, rule_run_id=rule_run)
+    stale = {k: v["reason"] for k, v in (pub.sources or {}).items() if v["status"] == "stale"}
+    log.info("published registry release %d (publication %d)%s", pub.release, pub.id,
+             f"; stale sources: {stale}" if stale else "")
+    log.info("run summary: %s", write_summary(get_engine(), (settings.ensure_home() / "reports").resolve()))
+    return {"publication": pub.id, "release": pub.release, "stale": stale}
+
+
+def read_params(params: dict) -> tuple[bool, datetime | None]:
+    """The ingest DAG's params: ``full_refresh`` and ``since`` (an ISO time with offset)."""
+    since = params.get("since")
+    if since:
+        since_t = datetime.fromisoformat(str(since))
+        if since_t.tzinfo is None:
+            raise HubError(f"since={since!r} needs a UTC offset, e.g. 2024-06-01T00:00:00+08:00")
+        return bool(params.get("full_refresh")), since_t
+    return bool(params.get("full_refresh")), None
+
+
+def window_params(params: dict) -> tuple[date | None, date | None]:
+    """The registry DAG's params: the judgement window (``YYYY-MM-DD`` each, or none)."""
+    return tuple(date.fromisoformat(str(params[k])) if params.get(k) else None  # type: ignore[return-value]
+                 for k in ("window_start", "window_end"))

@@ -55,6 +55,8 @@ class HubSettings(BaseSettings):
     # and the first day judged (default: the earliest transaction date received).
     policy_file: Path | None = None
     rules_window_start: date | None = None
+    # Publishing: how many publications a rollback can return to.
+    publish_keep: int = Field(default=5, ge=1)
 
     @field_validator("requests_per_second", mode="before")
     @classmethod

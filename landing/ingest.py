@@ -37,7 +37,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, func, insert, select, update
 
 from connectors import (
     PLATFORMS,
@@ -59,6 +59,7 @@ from schemas.landing import IngestBatch, IngestRun, IngestWatermark
 
 __all__ = [
     "BatchResult",
+    "ReadFrom",
     "RunResult",
     "client_options",
     "finish_run",
@@ -133,10 +134,13 @@ def start_run(engine: Engine, trigger: str = "cli") -> int:
 
 
 def finish_run(engine: Engine, run_id: int) -> str:
-    """Close the run: ``success`` when every batch succeeded, ``partial`` when some did,
-    ``failed`` when none did."""
+    """Close the run: ``success`` when every resource's last read succeeded, ``partial``
+    when some did, ``failed`` when none did. (A read retried within the run — an Airflow
+    task retry — counts by its last attempt.)"""
+    b = IngestBatch.__table__.c
     with engine.begin() as conn:
-        statuses = [r[0] for r in conn.execute(select(IngestBatch.status).where(IngestBatch.run_id == run_id))]
+        last = select(func.max(b.id)).where(b.run_id == run_id).group_by(b.platform, b.resource)
+        statuses = [r[0] for r in conn.execute(select(b.status).where(b.id.in_(last)))]
         ok = sum(1 for s in statuses if s == "success")
         status = "success" if statuses and ok == len(statuses) else ("partial" if ok else "failed")
         conn.execute(update(IngestRun).where(IngestRun.id == run_id).values(status=status, finished_at=_now()))
@@ -303,11 +307,30 @@ def _connect(platform: str, airflow: bool) -> PlatformConnection | ConnectorErro
         return exc
 
 
-def _open_jobs(engine: Engine, run_id: int, specs: list[ResourceSpec], overlap: timedelta) -> list[_Job]:
+@dataclass(frozen=True)
+class ReadFrom:
+    """Where reads start instead of the stored watermark: ``full_refresh`` reads each
+    resource from the beginning; ``since`` (a backfill) reads from that time when it is
+    earlier than the watermark. Either way the watermark never moves backwards, and what
+    was landed already is recognised, not stored twice."""
+
+    full_refresh: bool = False
+    since: datetime | None = None
+
+    def start(self, watermark: datetime | None, overlap: timedelta) -> datetime | None:
+        if self.full_refresh:
+            return None
+        normal = watermark - overlap if watermark else None
+        if self.since is not None and (normal is None or self.since < normal):
+            return self.since
+        return normal
+
+
+def _open_jobs(engine: Engine, run_id: int, specs: list[ResourceSpec], overlap: timedelta,
+               read_from: ReadFrom) -> list[_Job]:
     jobs = []
     for spec in specs:
-        watermark = _watermark(engine, spec)
-        since = watermark - overlap if watermark else None
+        since = read_from.start(_watermark(engine, spec), overlap)
         jobs.append(_Job(engine, spec, _open_batch(engine, run_id, spec, since), since))
     return jobs
 
@@ -640,10 +663,10 @@ def _ingest_parallel(jobs: list[_Job], conns: dict[str, Any], settings: HubSetti
 
 
 def _ingest(specs: list[ResourceSpec], run_id: int, settings: HubSettings, engine: Engine,
-            progress: Progress | None, airflow: bool) -> list[BatchResult]:
+            progress: Progress | None, airflow: bool, read_from: ReadFrom | None = None) -> list[BatchResult]:
     # Connections are looked up here, once: a worker process's environment may be older.
     conns = {p: _connect(p, airflow) for p in {s.platform for s in specs}}
-    jobs = _open_jobs(engine, run_id, specs, timedelta(seconds=settings.overlap_seconds))
+    jobs = _open_jobs(engine, run_id, specs, timedelta(seconds=settings.overlap_seconds), read_from or ReadFrom())
     n = settings.ingest_workers
     if n <= 1:
         return _ingest_inline(jobs, conns, settings, progress)
@@ -665,15 +688,18 @@ def _specs(platforms: Iterable[str], resources: Iterable[str] | None = None) -> 
 
 def ingest_platform(platform: str, run_id: int, *, settings: HubSettings | None = None,
                     engine: Engine | None = None, resources: Iterable[str] | None = None,
-                    progress: Progress | None = None, airflow: bool = False) -> list[BatchResult]:
-    """Read ``platform``'s resources (default: all) for run ``run_id`` — one Airflow task."""
+                    progress: Progress | None = None, airflow: bool = False,
+                    read_from: ReadFrom | None = None) -> list[BatchResult]:
+    """Read ``platform``'s resources (default: all) for run ``run_id`` — what one Airflow
+    task does."""
     settings = settings or get_settings()
     engine = engine or get_engine(settings)
-    return _ingest(_specs([platform], resources), run_id, settings, engine, progress, airflow)
+    return _ingest(_specs([platform], resources), run_id, settings, engine, progress, airflow, read_from)
 
 
 def ingest_all(platforms: Iterable[str] | None = None, *, settings: HubSettings | None = None,
-               trigger: str = "cli", progress: Progress | None = None) -> RunResult:
+               trigger: str = "cli", progress: Progress | None = None,
+               read_from: ReadFrom | None = None) -> RunResult:
     """One ingest run over ``platforms`` (default: all five), every resource at once."""
     settings = settings or get_settings()
     engine = get_engine(settings)
@@ -683,6 +709,6 @@ def ingest_all(platforms: Iterable[str] | None = None, *, settings: HubSettings 
     if progress:
         progress(f"ingest run {run_id}: reading {', '.join(chosen)} "
                  f"({max(1, settings.ingest_workers)} landing worker(s))")
-    batches = _ingest(_specs(chosen), run_id, settings, engine, progress, airflow=False)
+    batches = _ingest(_specs(chosen), run_id, settings, engine, progress, airflow=False, read_from=read_from)
     status = finish_run(engine, run_id)
     return RunResult(run_id, status, batches, time.monotonic() - t0)

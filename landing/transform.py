@@ -154,7 +154,19 @@ def _converter(f: Field) -> Conv:
 #: Per field, at most this many distinct raw values are remembered (then the memo starts
 #: afresh). Most fields repeat a few values (dates, codes, amounts, a person's ID number
 #: across resources), so a hit is a dict lookup instead of a normaliser call.
-MEMO_LIMIT = 1 << 17
+MEMO_LIMIT = 1 << 16
+#: After this many values, a field whose values mostly differ (addresses, record-level
+#: numbers) stops being remembered: the memo would cost memory and save nothing.
+MEMO_PROBE = 20_000
+
+
+class _Field:
+    __slots__ = ("conv", "lookups", "memo", "misses", "name", "procs", "wire")
+
+    def __init__(self, wire: str, name: str, conv: Conv, procs: list | None) -> None:
+        self.wire, self.name, self.conv, self.procs = wire, name, conv, procs
+        self.memo: dict | None = {}
+        self.lookups = self.misses = 0
 
 
 class RowBuilder:
@@ -162,45 +174,54 @@ class RowBuilder:
 
     With a ``dialect``, values come back already converted by the staging columns' bind
     processors for that database (dates as text on SQLite, …), and each field remembers
-    what it made of every raw value it saw: converting, issue and binding happen once
-    per distinct value, not once per record.
+    what it made of the raw values it saw: converting, issue and binding happen once per
+    distinct value, not once per record (fields whose values rarely repeat are not
+    remembered).
     """
 
     def __init__(self, spec: StagingSpec, dialect: Dialect | None = None) -> None:
         self.spec = spec
         self.columns: tuple[str, ...] = tuple(c.name for f in spec.fields for c in f.columns())
-        self._fields = []
+        self._fields: list[_Field] = []
         for f in spec.fields:
             cols = f.columns()
             procs = [c.type.bind_processor(dialect) if dialect is not None else None for c in cols]
-            self._fields.append((f.wire, f.name, _converter(f), procs if any(procs) else None, {}))
+            self._fields.append(_Field(f.wire, f.name, _converter(f), procs if any(procs) else None))
 
     @staticmethod
-    def _make(name: str, conv: Conv, procs: list | None, v: Any) -> tuple[tuple[Any, ...], str | None]:
-        vals, issue = conv(v)
-        if procs is not None:
-            vals = tuple(p(x) if p is not None and x is not None else x for p, x in zip(procs, vals))
-        return vals, (f"{name}:{issue}" if issue else None)
+    def _make(f: _Field, v: Any) -> tuple[tuple[Any, ...], str | None]:
+        vals, issue = f.conv(v)
+        if f.procs is not None:
+            vals = tuple(p(x) if p is not None and x is not None else x for p, x in zip(f.procs, vals))
+        return vals, (f"{f.name}:{issue}" if issue else None)
 
     def values(self, rec: dict[str, Any]) -> tuple[list[Any], str | None]:
         out: list[Any] = []
         issues: list[str] | None = None
         get = rec.get
         make = self._make
-        for wire, name, conv, procs, memo in self._fields:
-            v = get(wire)
-            # bool and int (and float) values are equal when they hash alike (True == 1):
-            # only strings (and None) are remembered under themselves
-            key = v if v.__class__ is str or v is None else (v.__class__, v)
-            try:
-                hit = memo[key]
-            except KeyError:
-                hit = make(name, conv, procs, v)
-                if len(memo) >= MEMO_LIMIT:
-                    memo.clear()
-                memo[key] = hit
-            except TypeError:  # unhashable (a list or an object where a value belongs)
-                hit = make(name, conv, procs, v)
+        for f in self._fields:
+            v = get(f.wire)
+            memo = f.memo
+            if memo is None:
+                hit = make(f, v)
+            else:
+                # bool and int (and float) values are equal when they hash alike (True == 1):
+                # only strings (and None) are remembered under themselves
+                key = v if v.__class__ is str or v is None else (v.__class__, v)
+                try:
+                    hit = memo[key]
+                except KeyError:
+                    hit = make(f, v)
+                    f.misses += 1
+                    if len(memo) >= MEMO_LIMIT:
+                        memo.clear()
+                    memo[key] = hit
+                except TypeError:  # unhashable (a list or an object where a value belongs)
+                    hit = make(f, v)
+                f.lookups += 1
+                if f.lookups == MEMO_PROBE and f.misses > MEMO_PROBE // 2:
+                    f.memo = None
             out.extend(hit[0])
             if hit[1]:
                 if issues is None:

@@ -11,13 +11,21 @@ from sqlalchemy import Connection, and_, func, or_, select
 from hub.privacy import mask_id, mask_name, mask_phone
 from schemas.registry import PersonLink, PersonVersion, RegistryRelease
 
-__all__ = ["current_release", "iter_persons", "mask_person", "resolve_id"]
+__all__ = ["current_release", "iter_persons", "mask_person", "published_release", "resolve_id"]
 
 _MASKS = {"id_card_no": mask_id, "name": mask_name, "phone": mask_phone}
 
 
 def current_release(conn: Connection) -> int | None:
+    """The newest linked release (what the rules judge; readers see ``published_release``)."""
     return conn.execute(select(func.max(RegistryRelease.release))).scalar()
+
+
+def published_release(conn: Connection) -> int | None:
+    """The release consumers see (``registry.publish``)."""
+    from registry.publish import published_release as _published
+
+    return _published(conn)
 
 
 def _valid_at(table: Any, release: int) -> Any:
@@ -39,7 +47,7 @@ def iter_persons(conn: Connection, *, release: int | None = None, pii: bool = Fa
                  chunk: int = 5000) -> Iterator[dict[str, Any]]:
     """Every person of ``release`` (default: the current one), merged ids left out, each
     with its ``links``. Personal data masked unless ``pii``."""
-    release = release if release is not None else current_release(conn)
+    release = release if release is not None else published_release(conn)
     if release is None:
         return
     pv, pl = PersonVersion.__table__, PersonLink.__table__
@@ -73,7 +81,7 @@ def _with_links(conn: Connection, pl: Any, release: int, batch: list[tuple[str, 
 
 def resolve_id(conn: Connection, person_id: str, release: int | None = None) -> str | None:
     """The live id ``person_id`` resolves to (following merges); None if unknown or retired."""
-    release = release if release is not None else current_release(conn)
+    release = release if release is not None else published_release(conn)
     if release is None:
         return None
     pv = PersonVersion.__table__

@@ -83,10 +83,13 @@ class Window:
     as_of: date
 
 
-def window(conn: Connection, as_of: date | None, start: date | None = None) -> Window | None:
-    """The judgement window, or None when nothing dated has been received yet."""
+def window(conn: Connection, as_of: date | None, start: date | None = None, end: date | None = None) -> Window | None:
+    """The judgement window, or None when nothing dated has been received yet. ``end``
+    (a backfill of an earlier period) ends it before the platforms' as-of date."""
     if as_of is None:
         return None
+    if end is not None and end < as_of:
+        as_of = end
     if start is None:
         firsts = []
         for key, col in TRANSACTION_DATES:

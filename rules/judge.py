@@ -104,7 +104,8 @@ def finding_id(natural_key: str) -> str:
 
 
 def judge(settings: HubSettings | None = None, *, engine: Engine | None = None,
-          progress: Progress | None = None, window_start: date | None = None, reports: bool = True) -> JudgeResult:
+          progress: Progress | None = None, window_start: date | None = None, window_end: date | None = None,
+          reports: bool = True) -> JudgeResult:
     """Judge every rule over the published registry; see the module docstring."""
     settings = settings or get_settings()
     engine = engine or get_engine(settings)
@@ -116,7 +117,7 @@ def judge(settings: HubSettings | None = None, *, engine: Engine | None = None,
                               .returning(RuleRun.id)).scalar_one()
     try:
         with engine.begin() as conn:
-            result = _judge(conn, run_id, params, window_start or settings.rules_window_start, say)
+            result = _judge(conn, run_id, params, window_start or settings.rules_window_start, window_end, say)
             result.seconds = time.monotonic() - t0
             conn.execute(update(RuleRun).where(RuleRun.id == run_id).values(
                 finished_at=datetime.now(UTC), status=result.status, release=result.release,
@@ -135,11 +136,12 @@ def judge(settings: HubSettings | None = None, *, engine: Engine | None = None,
     return result
 
 
-def _judge(conn: Connection, run_id: int, params, start: date | None, say: Progress) -> JudgeResult:  # noqa: ANN001
+def _judge(conn: Connection, run_id: int, params, start: date | None, end: date | None,  # noqa: ANN001
+           say: Progress) -> JudgeResult:
     release = current_release(conn)
     if release is None:
         raise RulesError("no registry release has been published yet: link first (hub link, or hub run)")
-    w = window(conn, platform_as_of(conn), start)
+    w = window(conn, platform_as_of(conn), start, end)
     result = JudgeResult(run_id, "done", w, release)
     if w is None:
         result.warnings.append("nothing dated received yet: no window to judge")

@@ -16,6 +16,11 @@ valid_to > R)``, and "on date X" is the last release published before X.
 * ``link_decision`` — a steward's must-link / cannot-link between two source records;
   every later run respects it.
 * ``link_run`` — one linking run: counts, the model's parameters, timing.
+* ``publication`` — what consumers see: each row makes one registry release (and the
+  findings judged over it) the published one; the newest row is current. A rollback is a
+  new row pointing at an earlier release. ``sources`` says, per platform and resource,
+  whether the data behind it is fresh or stale (the platform failed, or quality held its
+  latest batch) and since when it is good.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from schemas.base import Base, UTCDateTime
 from schemas.landing import BigId
 
-__all__ = ["LinkDecision", "LinkReview", "LinkRun", "PersonLink", "PersonVersion", "RegistryRelease"]
+__all__ = ["LinkDecision", "LinkReview", "LinkRun", "PersonLink", "PersonVersion", "Publication", "RegistryRelease"]
 
 
 class LinkRun(Base):
@@ -131,3 +136,16 @@ class LinkDecision(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     decided_at: Mapped[datetime] = mapped_column(UTCDateTime)
     active: Mapped[bool] = mapped_column(default=True)  # a later decision on the pair replaces it
+
+
+class Publication(Base):
+    __tablename__ = "publication"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    release: Mapped[int] = mapped_column(Integer)
+    rule_run_id: Mapped[int | None] = mapped_column(BigId)
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    kind: Mapped[str] = mapped_column(String(16))  # publish, rollback
+    stale: Mapped[bool] = mapped_column(default=False)
+    sources: Mapped[dict | None] = mapped_column(JSON)
+    note: Mapped[str | None] = mapped_column(Text)
