@@ -8,7 +8,8 @@ twice. A platform that fails is retried with exponential backoff and never holds
 others: the run is closed whatever happened (``all_done``) and says which ones failed.
 Validation follows and judges whatever was staged; a resource blocked by quality keeps
 its last good data in the registry's inputs. Validation updates ``hub://accepted``, on
-which the ``hub_registry`` DAG is scheduled.
+which the ``hub_registry`` DAG is scheduled. When a platform could not be read, the DAG run
+still ends failed (``every_platform_read``), so the outage shows where engineers look.
 
 Params: ``full_refresh`` reads every resource from the beginning; ``since`` (an ISO
 time, e.g. ``2024-06-01T00:00:00+08:00``) re-reads from that time — a backfill. The
@@ -76,7 +77,13 @@ def hub_ingest() -> None:
         ingests.append(ingest.partial(ingest_run=ingest_run).expand(
             resource=[s.resource for s in RESOURCES[platform]]))
 
+    @task
+    def every_platform_read() -> None:
+        """Fails the DAG run (after validation went ahead) when some platform could not
+        be read: its tasks say which one and why."""
+
     ingests >> close_run(ingest_run) >> validate(ingest_run)
+    ingests >> every_platform_read()
 
 
 hub_ingest()

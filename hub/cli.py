@@ -250,9 +250,13 @@ def _summary(result) -> None:
 @click.option("--rate-limit/--no-rate-limit", default=True, show_default=True, help="20 requests/s per client")
 @click.option("--prefix", default="", help="path prefix before every route, e.g. /gateway")
 @click.option("--truth-out", type=click.Path(path_type=Path), help="write the ground truth here")
+@click.option("--down", multiple=True, type=click.Choice(["civil_affairs", "health", "medical_insurance",
+                                                          "public_security", "property_mgmt"]),
+              help="a platform that answers every request 503 (repeatable): an outage")
 @click.option("--ready-file", type=click.Path(path_type=Path), hidden=True)
 def simulate(elders: int, seed: int, noise_scale: float, host: str, base_port: int, faults: bool,
-             rate_limit: bool, prefix: str, truth_out: Path | None, ready_file: Path | None) -> None:
+             rate_limit: bool, prefix: str, truth_out: Path | None, down: tuple[str, ...],
+             ready_file: Path | None) -> None:
     """Start simulators of the five platforms on loopback ports (until Ctrl-C)."""
     from connectors import PLATFORMS
     from simulators.runtime import build_world, serve
@@ -264,7 +268,7 @@ def simulate(elders: int, seed: int, noise_scale: float, host: str, base_port: i
     # --base-port 0: a free ephemeral port for every platform
     ports = {p: (base_port + i if base_port else 0) for i, p in enumerate(PLATFORMS)}
     serve(store, clock, host=host, ports=ports, prefix=prefix, faults=faults, rate_limit=rate_limit,
-          ready_file=ready_file, announce=_say)
+          ready_file=ready_file, announce=_say, down=down)
 
 
 @cli.command()

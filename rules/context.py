@@ -195,9 +195,10 @@ def _ids(conn: Connection) -> int:
         ["id_card_no", "person_id"],
         select(u.c.id_card_no, func.min(u.c.person_id)).group_by(u.c.id_card_no)
         .having(func.count(u.c.person_id.distinct()) == 1)))
-    golden = select(pv.id_card_no, pv.person_id).where(
+    golden = (select(pv.id_card_no, func.min(pv.person_id)).where(
         pv.valid_to.is_(None), pv.merged_into.is_(None), pv.id_card_no.is_not(None),
-        pv.id_card_no.not_in(select(ri.c.id_card_no)))
+        pv.id_card_no.not_in(select(ri.c.id_card_no))).group_by(pv.id_card_no)
+        .having(func.count(pv.person_id.distinct()) == 1))  # two persons' golden number: nobody's
     conn.execute(insert(ri).from_select(["id_card_no", "person_id"], golden))
     conn.execute(text("UPDATE rule_id SET birth_date = (SELECT p.birth_date FROM rule_person p "
                       "WHERE p.person_id = rule_id.person_id)"))

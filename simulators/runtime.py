@@ -48,8 +48,9 @@ def connections_for(urls: dict[str, str], creds: Credentials) -> dict[str, dict[
 
 def serve(store: SimStore, clock: SimClock, *, host: str, ports: dict[str, int], prefix: str = "",
           faults: bool = True, rate_limit: bool = True, ready_file: Path | None = None,
-          announce: Callable[[str], None] = print) -> None:
-    """Serve until SIGTERM/Ctrl-C. A port of 0 picks a free one."""
+          announce: Callable[[str], None] = print, down: tuple[str, ...] = ()) -> None:
+    """Serve until SIGTERM/Ctrl-C. A port of 0 picks a free one; the platforms in
+    ``down`` answer every request 503 (an outage, for demos)."""
     import signal
 
     config = FaultConfig() if faults else FaultConfig.none()
@@ -64,6 +65,9 @@ def serve(store: SimStore, clock: SimClock, *, host: str, ports: dict[str, int],
     with start_simulators(store, clock, config, creds, host,
                           {p: port for p, port in ports.items() if port}, prefix, PLATFORMS,
                           start_timeout=1800) as sims:
+        for platform in down:
+            sims.apps[platform].outage = True
+            announce(f"{platform} is down: every request answers 503")
         conns = connections_for(sims.urls, creds)
         for platform, conn in conns.items():
             announce(f"export AIRFLOW_CONN_{platform.upper()}='{json.dumps(conn)}'")

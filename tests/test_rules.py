@@ -509,3 +509,17 @@ def test_findings_against_the_planted_breaches_of_a_simulated_city(serve, sqlite
     assert sum(1 for n in planted.values() if n) >= 15, planted  # (nearly) every rule has some
     for code, sc in scores.items():
         assert sc.precision >= 0.99 and sc.recall >= 0.99, (code, str(sc))
+
+
+def test_a_number_two_persons_hold_belongs_to_neither(settings, world) -> None:
+    """Two persons whose golden records carry the same (valid) number: a meal under it is
+    judged by the number alone, never given to one of them."""
+    from tests.world import id_number
+
+    shared = id_number("370202", "19600101", 5)
+    world.person("P1", born="1960-01-01", id_card_no=shared)
+    world.person("P2", born="1960-01-01", id_card_no=shared)
+    world.meal(shared, "2024-05-06")  # 64: under age
+    found = run(settings, world)
+    [f] = found["MEAL_UNDER_AGE"]
+    assert f["person_id"] is None

@@ -87,8 +87,9 @@ def put(store: SimStore, platform: str, resource: str, key_field: str, rec: dict
                                          visible.timestamp() if visible else None)
 
 
-def small_world(n: int = 30) -> tuple[SimStore, SimClock]:
-    """``n`` records in each of four resources (one per kind of API), all visible at T0+1d."""
+def small_world(n: int = 30, *, finalize: bool = True) -> tuple[SimStore, SimClock]:
+    """``n`` records in each of four resources (one per kind of API), all visible at T0+1d
+    (``finalize=False``: more records can still be put before ``store.finalize()``)."""
     store = SimStore()
     for i in range(n):
         t = T0 + timedelta(minutes=i)
@@ -100,5 +101,6 @@ def small_world(n: int = 30) -> tuple[SimStore, SimClock]:
         {"company_credit_code": "91370202MA3C000001",
          "items": [{"service_type": "housekeeping", "description": "保洁", "price": "45.00",
                     "complaint_phone": "0532-8888-6666"}]})
-    store.finalize()
+    if finalize:
+        store.finalize()
     return store, SimClock(T0 + timedelta(days=1))

@@ -219,6 +219,8 @@ class SimApp:
         self._routes: list[tuple[re.Pattern[str], dict[str, Handler]]] = []
         #: counters for tests and diagnostics: status -> count
         self.stats: dict[int, int] = {}
+        #: a platform that is down answers every request 503 (tests and demos of an outage)
+        self.outage = False
 
     # -- routing -------------------------------------------------------------------------
 
@@ -273,6 +275,8 @@ class SimApp:
         )
 
     async def _handle(self, req: Request, send: Any) -> None:
+        if self.outage:
+            raise ApiError(503, "the platform is down (simulated outage)")
         path = req.path
         if self.prefix:
             if not path.startswith(self.prefix + "/"):
