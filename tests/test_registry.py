@@ -265,3 +265,61 @@ def test_linkage_against_the_ground_truth_of_a_simulated_city(serve, sqlite_sett
     with engine.begin() as conn:
         conn.execute(update(LinkReview).values(status="obsolete"))
     assert link(s).published.versions_written == 0
+
+
+# ------------------------------------------------------------------- publication
+
+
+def test_readers_see_the_published_release_and_a_rollback_returns_an_earlier_one(settings, engine) -> None:  # noqa: ANN001
+    from registry.publish import PublishError, publish, published_release, rollback
+
+    population(engine, 3)
+    link(settings)
+    with engine.begin() as conn:
+        publish(conn)
+    resident(engine, "R-new", id_number("370202", "19500505", 301), NAMES[4], date(1950, 5, 5), "M")
+    link(settings)  # release 2 is linked …
+    assert len(persons(engine)) == 3  # … but readers still see release 1 until it is published
+    with engine.begin() as conn:
+        publish(conn)
+    assert len(persons(engine)) == 4
+    with engine.begin() as conn:
+        back = rollback(conn, keep=5)
+        assert back.kind == "rollback" and back.release == 1 and published_release(conn) == 1
+    assert len(persons(engine)) == 3
+    with engine.begin() as conn:
+        rollback(conn, keep=5, to_release=2)
+    assert len(persons(engine)) == 4
+    with engine.begin() as conn, pytest.raises(PublishError, match="not among the last 1"):
+        rollback(conn, keep=1, to_release=1)
+
+
+def test_a_publication_says_which_sources_are_stale(settings, engine) -> None:  # noqa: ANN001
+    from registry.publish import publish
+    from schemas.landing import IngestBatch, IngestRun
+    from schemas.quality import QualityGate
+
+    population(engine, 2)
+    link(settings)
+    now = datetime.now(UTC)
+    with engine.begin() as conn:
+        run = conn.execute(insert(IngestRun).values(started_at=now, status="partial", trigger="test")
+                           .returning(IngestRun.id)).scalar_one()
+        for platform, resource, status in (("civil_affairs", "elders", "success"),
+                                           ("civil_affairs", "benefits", "success"),
+                                           ("property_mgmt", "service-orders", "failed")):
+            conn.execute(insert(IngestBatch).values(
+                run_id=run, platform=platform, resource=resource, started_at=now, finished_at=now, status=status,
+                error="platform down" if status == "failed" else None, received=0, landed_new=0,
+                landed_duplicate=0, rejected=0, tombstones=0, pages=0))
+        conn.execute(insert(QualityGate).values(platform="civil_affairs", resource="benefits", status="blocked",
+                                                reason="id_valid failed", promoted_batch_id=0, updated_at=now))
+        pub = publish(conn)
+    src = pub.sources
+    assert pub.stale
+    assert src["civil_affairs/elders"]["status"] == "fresh" and src["civil_affairs/elders"]["last_good"]
+    assert src["property_mgmt/service-orders"]["status"] == "stale"
+    assert "platform down" in src["property_mgmt/service-orders"]["reason"]
+    assert src["property_mgmt/service-orders"]["last_good"] is None
+    assert "quality" in src["civil_affairs/benefits"]["reason"]
+    assert src["health/death-certificates"]["reason"] == "never read"
