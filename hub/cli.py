@@ -367,11 +367,11 @@ def _airflow_report(settings) -> None:  # noqa: ANN001
 
     engine = get_engine(settings)
     with engine.connect() as conn:
-        run = conn.execute(select(IngestRun).order_by(IngestRun.id.desc()).limit(1)).scalar_one()
+        run = conn.execute(select(IngestRun.__table__).order_by(IngestRun.id.desc()).limit(1)).one()
         batches = [BatchResult(b.platform, b.resource, b.id, b.status, b.received, b.landed_new, b.landed_duplicate,
                                b.rejected, b.tombstones, 0.0, b.error)
-                   for b in conn.execute(select(IngestBatch).where(IngestBatch.run_id == run.id)
-                                         .order_by(IngestBatch.id)).scalars()]
+                   for b in conn.execute(select(IngestBatch.__table__).where(IngestBatch.run_id == run.id)
+                                         .order_by(IngestBatch.id))]
         seconds = ((run.finished_at or run.started_at) - run.started_at).total_seconds()
         pub = current_publication(conn)
         counts = finding_counts(conn)

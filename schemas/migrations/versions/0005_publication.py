@@ -4,10 +4,10 @@ Revision ID: 0005
 Revises: 0004
 Create Date: 2026-12-01 14:50:30.053300
 """
-from alembic import op
 import sqlalchemy as sa
-import schemas.base
+from alembic import op
 
+import schemas.base
 
 revision = '0005'
 down_revision = '0004'
