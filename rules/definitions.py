@@ -298,7 +298,18 @@ def _paid_after_death(d: str) -> str:
     # period, all the items of that period its evidence.
     death = "rp.death_date"
     death_ev = "rp.death_source"
-    after_month = f"m.first_day > {death}"  # the month starts after the death: a later month
+    # monthly items: (table, alias, resource, amount, period column, note) — for a month
+    # that starts after the death
+    monthly = "".join(f"""UNION ALL
+SELECT {_out("rp.person_id", "NULL", "m.month", "m.month", "m.first_day", "m.last_day", "''", f"{a}.{amount}",
+             "NULL", "NULL", note, _ev(resource, f"{a}.record_id"), death_ev)}
+FROM {table} {a} JOIN rule_id ri ON ri.id_card_no = {a}.id_card_no JOIN rule_person rp ON rp.person_id = ri.person_id
+JOIN rule_month m ON m.first_day = {a}.{period}
+WHERE NOT {a}.deleted AND {a}.{amount} > 0 AND m.first_day > {death}
+""" for table, a, resource, amount, period, note in (
+        (_DEP, "cd", "civil_affairs/card-deposits", "subsidy_amount", "month", "'card'"),
+        (_PAY, "sp", "civil_affairs/subsidy-payments", "amount", "period", "sp.program"),
+        (_LTCPAY, "lp", "medical_insurance/ltc-payments", "amount", "period", "'ltc'")))
     return f"""
 SELECT {_out("rp.person_id", "NULL", _day("ml.meal_date"), _day("ml.meal_date"), "ml.meal_date", "ml.meal_date",
              "''", "COALESCE(ml.subsidy_amount, 0) + COALESCE(ml.delivery_subsidy_amount, 0)", "NULL", "NULL",
@@ -306,24 +317,7 @@ SELECT {_out("rp.person_id", "NULL", _day("ml.meal_date"), _day("ml.meal_date"),
 FROM {_MEAL} ml JOIN rule_id ri ON ri.id_card_no = ml.id_card_no JOIN rule_person rp ON rp.person_id = ri.person_id
 WHERE NOT ml.deleted AND ml.meal_date > {death} AND ml.meal_date BETWEEN :ws AND :as_of
   AND COALESCE(ml.subsidy_amount, 0) + COALESCE(ml.delivery_subsidy_amount, 0) > 0
-UNION ALL
-SELECT {_out("rp.person_id", "NULL", "m.month", "m.month", "m.first_day", "m.last_day", "''", "cd.subsidy_amount",
-             "NULL", "NULL", "'card'", _ev("civil_affairs/card-deposits", "cd.record_id"), death_ev)}
-FROM {_DEP} cd JOIN rule_id ri ON ri.id_card_no = cd.id_card_no JOIN rule_person rp ON rp.person_id = ri.person_id
-JOIN rule_month m ON m.first_day = cd.month
-WHERE NOT cd.deleted AND cd.subsidy_amount > 0 AND {after_month}
-UNION ALL
-SELECT {_out("rp.person_id", "NULL", "m.month", "m.month", "m.first_day", "m.last_day", "''", "sp.amount",
-             "NULL", "NULL", "sp.program", _ev("civil_affairs/subsidy-payments", "sp.record_id"), death_ev)}
-FROM {_PAY} sp JOIN rule_id ri ON ri.id_card_no = sp.id_card_no JOIN rule_person rp ON rp.person_id = ri.person_id
-JOIN rule_month m ON m.first_day = sp.period
-WHERE NOT sp.deleted AND sp.amount > 0 AND {after_month}
-UNION ALL
-SELECT {_out("rp.person_id", "NULL", "m.month", "m.month", "m.first_day", "m.last_day", "''", "lp.amount",
-             "NULL", "NULL", "'ltc'", _ev("medical_insurance/ltc-payments", "lp.record_id"), death_ev)}
-FROM {_LTCPAY} lp JOIN rule_id ri ON ri.id_card_no = lp.id_card_no JOIN rule_person rp ON rp.person_id = ri.person_id
-JOIN rule_month m ON m.first_day = lp.period
-WHERE NOT lp.deleted AND lp.amount > 0 AND {after_month}
+{monthly}
 UNION ALL
 SELECT {_out("rp.person_id", "NULL", "w.week", "w.week", "w.monday", "w.sunday", "''", "0", "tb.hours_granted",
              "NULL", "'time_coin'", _ev("civil_affairs/time-bank", "tb.record_id"), death_ev)}

@@ -17,14 +17,10 @@ DAGS = REPO / "dags"
 
 
 def _airflow_env(tmp_path: Path) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update({
-        "AIRFLOW_HOME": str(tmp_path / "airflow"),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-        "PYTHONPATH": str(REPO),
-    })
+    from hub.airflow_run import airflow_env
+
+    env = airflow_env(tmp_path)  # what the demo uses: AIRFLOW_HOME under tmp_path, the DAG folder
+    env["AIRFLOW__CORE__UNIT_TEST_MODE"] = "False"
     return env
 
 
@@ -254,7 +250,6 @@ def _counts(af: Airflow) -> dict:
 
 @pytest.mark.slow
 def test_a_run_killed_midway_and_run_again_lands_everything_once(tmp_path: Path) -> None:
-    import os
     import signal
     import time
 
