@@ -479,7 +479,8 @@ def _property_ineligible(d: str) -> str:
     # either the linker knew the resident as no elder, or the order's birth year makes
     # them under the elder age on the service date, or the order carries a masked ID number
     # that matched no elder. A claim with no identity at all (no birth year, no number) is
-    # not judged: the hub cannot tell a non-elder from an elder it failed to recognise.
+    # not judged: the hub cannot tell a non-elder from an elder it failed to recognise; nor
+    # is one whose resident waits in the stewards' review queue (probably somebody's).
     age_j, age = param("pe", "elder_age", "so.service_date")
     under_age = f"({year_of(d, 'so.service_date')} - so.resident_birth_year) < {age}"
     why = ("CASE WHEN rp.person_id IS NOT NULL THEN 'deceased' WHEN pl.method = 'not_elder' THEN 'not_elder' "
@@ -497,9 +498,10 @@ LEFT JOIN rule_person rp ON rp.person_id = pl.person_id
 {age_j}
 WHERE NOT so.deleted AND so.subsidy_claimed AND so.service_date BETWEEN :ws AND :as_of
   AND (rp.death_date < so.service_date
-       OR (pl.person_id IS NULL AND (COALESCE(pl.method, '') = 'not_elder'
-                                     OR (so.resident_birth_year IS NOT NULL AND {under_age})
-                                     OR (so.resident_birth_year IS NULL AND so.resident_id_prefix IS NOT NULL))))"""
+       OR (pl.person_id IS NULL AND COALESCE(pl.method, '') <> 'review'
+           AND (COALESCE(pl.method, '') = 'not_elder'
+                OR (so.resident_birth_year IS NOT NULL AND {under_age})
+                OR (so.resident_birth_year IS NULL AND so.resident_id_prefix IS NOT NULL))))"""
 
 
 def _price_not_published(d: str) -> str:

@@ -310,6 +310,7 @@ def test_property_subsidy_for_a_non_elder_or_after_death(settings, world) -> Non
     world.order(None, "2024-05-15", method="unmatched", birth_year=1964)  # 60 during 2024: cannot tell
     world.order(None, "2024-05-16", method="unmatched", masked=("370202", "001X"))  # a number no elder has
     world.order(None, "2024-05-17", method="unmatched")  # nothing to tell who it was: not judged
+    world.order(None, "2024-05-18", method="review", masked=("370202", "002X"))  # a steward decides first
     world.catalog("91370202MA3C000001", {"housekeeping": "45"})
     found = run(settings, world)
     got = sorted((f["period"], f["person_id"], f["org_code"]) for f in found["PROPERTY_SUBSIDY_INELIGIBLE"])
