@@ -31,7 +31,19 @@ from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
 import orjson
-from sqlalchemy import Connection, delete, func, insert, select, text, union_all
+from sqlalchemy import (
+    Connection,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+    text,
+    union_all,
+    update,
+)
 
 from landing.normalize import parse_date, parse_yuan
 from linking.records import PERSON_RESOURCES
@@ -105,16 +117,6 @@ def window(conn: Connection, as_of: date | None, start: date | None = None, end:
     return Window(start, as_of)
 
 
-def _add_years(d: date | None, years: int) -> date | None:
-    """The day someone born on ``d`` is ``years`` full years old (29 Feb → 1 Mar)."""
-    if d is None:
-        return None
-    try:
-        return d.replace(year=d.year + years)
-    except ValueError:
-        return date(d.year + years, 3, 1)
-
-
 def build_context(conn: Connection, w: Window, params: PolicyParams) -> dict[str, int]:
     """Fill the working tables for window ``w`` (inside the caller's transaction);
     returns how many rows each holds."""
@@ -131,41 +133,35 @@ def build_context(conn: Connection, w: Window, params: PolicyParams) -> dict[str
 
 
 def _persons(conn: Connection) -> int:
+    """``rule_person`` from the current golden records, set-based (the golden content is
+    JSON: SQLAlchemy's JSON paths read it on either engine)."""
     pv = PersonVersion.__table__.c
-    q = select(pv.person_id, pv.birth_date, pv.death_date, pv.status, pv.district_code, pv.content).where(
+    c = pv.content
+    prov = ("provenance",)
+    ca_record = func.coalesce(c[(*prov, "hukou_type", 2)].as_string(), c[(*prov, "assistance_type", 2)].as_string(),
+                              c[(*prov, "town", 2)].as_string())
+    ps_record = case((c[(*prov, "status", 0)].as_string() == "public_security", c[(*prov, "status", 2)].as_string()))
+    death_source = (c[(*prov, "death_date", 0)].as_string() + "/" + c[(*prov, "death_date", 1)].as_string() + "/"
+                    + c[(*prov, "death_date", 2)].as_string())
+    q = select(pv.person_id, pv.birth_date, pv.death_date, pv.status, pv.district_code, c["town"].as_string(),
+               c["hukou_type"].as_string(), c["assistance_type"].as_string(), c["left_behind"].as_boolean(),
+               c["lost_only_child"].as_boolean(), ca_record, ps_record, death_source).where(
         pv.valid_to.is_(None), pv.merged_into.is_(None))
-    rows = []
-    gone: dict[str, str] = {}  # moved-out person -> their public-security record
-    for pid, birth, death, status, district, content in conn.execute(q):
-        c = content or {}
-        prov = c.get("provenance") or {}
-        ca = prov.get("assistance_type") or prov.get("hukou_type") or prov.get("town")
-        st = prov.get("status")
-        ds = prov.get("death_date")
-        ps_rid = st[2] if st and st[0] == "public_security" else None
-        if status == "moved_out" and ps_rid:
-            gone[ps_rid] = pid
-        rows.append({"person_id": pid, "birth_date": birth, "d60": _add_years(birth, 60),
-                     "d70": _add_years(birth, 70), "death_date": death, "status": status, "gone_on": None,
-                     "district_code": district, "town": c.get("town"), "hukou_type": c.get("hukou_type"),
-                     "assistance_type": c.get("assistance_type"), "left_behind": c.get("left_behind"),
-                     "lost_only_child": c.get("lost_only_child"),
-                     "elder_record_id": ca[2] if ca and ca[1] == "elders" else None,
-                     "ps_record_id": ps_rid, "death_source": "/".join(ds) if ds else None})
+    conn.execute(insert(RulePerson).from_select(
+        ["person_id", "birth_date", "death_date", "status", "district_code", "town", "hukou_type", "assistance_type",
+         "left_behind", "lost_only_child", "elder_record_id", "ps_record_id", "death_source"], q))
     # Moved out: the registration says so since its last update (the platform gives no date).
-    if gone:
-        ps = accepted_table("public_security", "residents")
-        when = {}
-        ids = list(gone)
-        for i in range(0, len(ids), 500):
-            for rid, upd in conn.execute(select(ps.c.record_id, ps.c.updated_at).where(
-                    ps.c.record_id.in_(ids[i:i + 500]))):
-                when[gone[rid]] = upd.astimezone(_SHANGHAI).date()
-        for r in rows:
-            r["gone_on"] = when.get(r["person_id"])
-    for i in range(0, len(rows), 20_000):
-        conn.execute(insert(RulePerson), rows[i:i + 20_000])
-    return len(rows)
+    rp = RulePerson.__table__.c
+    gone = dict(conn.execute(select(rp.ps_record_id, rp.person_id).where(rp.status == "moved_out",
+                                                                         rp.ps_record_id.is_not(None))).all())
+    ps = accepted_table("public_security", "residents")
+    ids = list(gone)
+    for i in range(0, len(ids), 500):
+        rows = conn.execute(select(ps.c.record_id, ps.c.updated_at).where(ps.c.record_id.in_(ids[i:i + 500]))).all()
+        if rows:
+            conn.execute(update(RulePerson).where(rp.person_id == bindparam("pid")).values(gone_on=bindparam("on")),
+                         [{"pid": gone[rid], "on": upd.astimezone(_SHANGHAI).date()} for rid, upd in rows])
+    return conn.execute(select(func.count()).select_from(RulePerson)).scalar_one()
 
 
 def _id_birth(dialect: str, col: str) -> str:
@@ -233,23 +229,36 @@ def _enrolments(conn: Connection, w: Window) -> int:
 
 # ----------------------------------------------------------------------- assessments
 
-#: Where each platform's assessments are: (platform, resource) -> (level field, date field)
-#: on the wire, read from every landed version.
+#: Where each platform's assessments are: (platform, resource) -> the accepted record's
+#: (level, date) columns, and the same fields on the wire (for the earlier versions).
 _ASSESSED = {
-    ("civil_affairs", "elders"): ("ability_level", "ability_assessed_on"),
-    ("medical_insurance", "ltc-enrolments"): ("disabilityLevel", "assessedOn"),
+    ("civil_affairs", "elders"): (("ability_level", "ability_assessed_on"), ("ability_level", "ability_assessed_on")),
+    ("medical_insurance", "ltc-enrolments"): (("disability_level", "assessed_on"), ("disabilityLevel", "assessedOn")),
 }
 
 
 def _assessments(conn: Connection) -> int:
+    """Each linked record's current assessment, set-based; then, in Python, the earlier
+    versions of the records that landed more than once (the history an elder record
+    keeps only in its versions)."""
     lr = LandingRecord.__table__.c
     pl = PersonLink.__table__.c
-    n = 0
-    for (platform, resource), (level_f, date_f) in _ASSESSED.items():
+    ra = RuleAssessment.__table__
+    for (platform, resource), ((level_c, date_c), (level_f, date_f)) in _ASSESSED.items():
+        acc = accepted_table(platform, resource)
+        linked = (pl.platform == platform) & (pl.resource == resource) & (pl.record_id == acc.c.record_id) \
+            & pl.valid_to.is_(None) & pl.person_id.is_not(None)
+        conn.execute(insert(ra).from_select(
+            ["person_id", "assessed_on", "level", "platform", "resource", "record_id"],
+            select(pl.person_id, acc.c[date_c], acc.c[level_c], literal(platform), literal(resource),
+                   acc.c.record_id).join(PersonLink.__table__, linked).where(
+                ~acc.c.deleted, acc.c[date_c].is_not(None), acc.c[level_c].between(0, 5))))
+        several = select(lr.record_id).where(lr.platform == platform, lr.resource == resource).group_by(
+            lr.record_id).having(func.count() > 1)
         q = (select(pl.person_id, lr.record_id, lr.payload)
              .join(PersonLink.__table__, (pl.platform == lr.platform) & (pl.resource == lr.resource)
                    & (pl.record_id == lr.record_id) & pl.valid_to.is_(None) & pl.person_id.is_not(None))
-             .where(lr.platform == platform, lr.resource == resource, ~lr.deleted))
+             .where(lr.platform == platform, lr.resource == resource, ~lr.deleted, lr.record_id.in_(several)))
         seen: set[tuple] = set()
         batch: list[dict] = []
         for pid, rid, payload in conn.execute(q).yield_per(20_000):
@@ -263,22 +272,17 @@ def _assessments(conn: Connection) -> int:
             if not isinstance(level, int) or isinstance(level, bool) or not 0 <= level <= 5:
                 continue
             day, _issue = parse_date(on) if isinstance(on, str) else (None, None)
-            if day is None:
+            if day is None or (pid, day, level, rid) in seen:
                 continue
-            key = (pid, day, level, rid)
-            if key in seen:
-                continue
-            seen.add(key)
+            seen.add((pid, day, level, rid))
             batch.append({"person_id": pid, "assessed_on": day, "level": level, "platform": platform,
                           "resource": resource, "record_id": rid})
             if len(batch) >= 20_000:
-                conn.execute(insert(RuleAssessment), batch)
-                n += len(batch)
+                conn.execute(insert(ra), batch)
                 batch = []
         if batch:
-            conn.execute(insert(RuleAssessment), batch)
-            n += len(batch)
-    return n
+            conn.execute(insert(ra), batch)
+    return conn.execute(select(func.count()).select_from(ra)).scalar_one()
 
 
 # -------------------------------------------------------------------------- calendar

@@ -18,6 +18,11 @@ amount_at_risk, measure, expected, note, ev1 … ev4``
 * ``ev1 … ev4`` are the evidence, ``platform/resource/record_id`` each (null: none);
 * ``measure``/``expected``/``note`` are what the explanation for stewards quotes.
 
+Join order: where a few rows lead to many (the dead to their transactions, enrolment
+pairs to their months), the SQL says ``a CROSS JOIN b … WHERE …``: SQLite, which keeps no
+statistics here, then keeps that order and reaches the many through their indexes;
+PostgreSQL plans it like any inner join.
+
 Persons: a transaction reaches its person through ``rule_id`` (every valid number the
 person's linked records carry), so a person registered twice or under a typo'd but valid
 number is still one person; an enrolment through the elder record it names. ``:ws`` and
@@ -121,19 +126,26 @@ WHERE NOT cd.deleted AND cd.card_type = 2 AND cd.subsidy_amount > 0"""
 
 
 def _home_care_and_card(d: str) -> str:
+    # the months of purchased home care lead; their persons' card subsidies follow
     return f"""
-SELECT {_out("ri.person_id", "NULL", "m.month", "m.month", "m.first_day", "m.last_day", "''",
-             "dm.total", "dm.total", "NULL", "CAST(cd.card_type AS VARCHAR(4))",
-             _ev("civil_affairs/card-deposits", "cd.record_id"), _ev("civil_affairs/benefits", "hc.record_id"))}
-FROM {_DEP} cd
-JOIN rule_id ri ON ri.id_card_no = cd.id_card_no AND ri.person_id IS NOT NULL
-JOIN rule_month m ON m.first_day = cd.month
-JOIN rule_enrolment hc ON hc.person_id = ri.person_id AND hc.program = 'HOME_CARE_PURCHASE' AND {_held("hc", "m")}
-JOIN (SELECT ri3.person_id, c.month, SUM(c.subsidy_amount) AS total
-      FROM {_DEP} c JOIN rule_id ri3 ON ri3.id_card_no = c.id_card_no
-      WHERE NOT c.deleted AND c.subsidy_amount > 0 GROUP BY ri3.person_id, c.month) dm
-     ON dm.person_id = ri.person_id AND dm.month = cd.month
-WHERE NOT cd.deleted AND cd.subsidy_amount > 0"""
+WITH hm AS (
+  SELECT hc.person_id, hc.record_id AS hc_rid, m.month, m.first_day, m.last_day
+  FROM rule_enrolment hc JOIN rule_month m ON {_held("hc", "m")}
+  WHERE hc.program = 'HOME_CARE_PURCHASE' AND hc.person_id IS NOT NULL
+), dep AS (
+  SELECT DISTINCT ri.person_id, cd.month, cd.record_id, cd.subsidy_amount, cd.card_type
+  FROM (SELECT DISTINCT person_id FROM hm) p CROSS JOIN rule_id ri CROSS JOIN {_DEP} cd
+  WHERE ri.person_id = p.person_id AND cd.id_card_no = ri.id_card_no
+    AND NOT cd.deleted AND cd.subsidy_amount > 0
+), total AS (
+  SELECT person_id, month, SUM(subsidy_amount) AS amount FROM dep GROUP BY person_id, month
+)
+SELECT {_out("hm.person_id", "NULL", "hm.month", "hm.month", "hm.first_day", "hm.last_day", "''",
+             "total.amount", "total.amount", "NULL", "CAST(dep.card_type AS VARCHAR(4))",
+             _ev("civil_affairs/card-deposits", "dep.record_id"), _ev("civil_affairs/benefits", "hm.hc_rid"))}
+FROM hm
+JOIN dep ON dep.person_id = hm.person_id AND dep.month = hm.first_day
+JOIN total ON total.person_id = hm.person_id AND total.month = hm.first_day"""
 
 
 def _home_care_operator(d: str) -> str:
@@ -295,35 +307,38 @@ WHERE {ineligible} OR x.delivery_subsidy_amount <> x.due"""
 def _paid_after_death(d: str) -> str:
     # dated items after the date of death; monthly items for a month after the month of
     # death; time coins for a week whose Monday is after it. One finding per person and
-    # period, all the items of that period its evidence.
-    death = "rp.death_date"
-    death_ev = "rp.death_source"
+    # period, all the items of that period its evidence. The few dead lead: their numbers
+    # reach their transactions through the ID-number indexes (no scan of a year of meals).
+    dead = """WITH dead AS (
+  SELECT ri.id_card_no, rp.person_id, rp.death_date, rp.death_source
+  FROM rule_person rp JOIN rule_id ri ON ri.person_id = rp.person_id
+  WHERE rp.death_date IS NOT NULL
+)"""
     # monthly items: (table, alias, resource, amount, period column, note) — for a month
     # that starts after the death
     monthly = "".join(f"""UNION ALL
-SELECT {_out("rp.person_id", "NULL", "m.month", "m.month", "m.first_day", "m.last_day", "''", f"{a}.{amount}",
-             "NULL", "NULL", note, _ev(resource, f"{a}.record_id"), death_ev)}
-FROM {table} {a} JOIN rule_id ri ON ri.id_card_no = {a}.id_card_no JOIN rule_person rp ON rp.person_id = ri.person_id
+SELECT {_out("dd.person_id", "NULL", "m.month", "m.month", "m.first_day", "m.last_day", "''", f"{a}.{amount}",
+             "NULL", "NULL", note, _ev(resource, f"{a}.record_id"), "dd.death_source")}
+FROM dead dd CROSS JOIN {table} {a}
 JOIN rule_month m ON m.first_day = {a}.{period}
-WHERE NOT {a}.deleted AND {a}.{amount} > 0 AND m.first_day > {death}
+WHERE {a}.id_card_no = dd.id_card_no AND NOT {a}.deleted AND {a}.{amount} > 0 AND m.first_day > dd.death_date
 """ for table, a, resource, amount, period, note in (
         (_DEP, "cd", "civil_affairs/card-deposits", "subsidy_amount", "month", "'card'"),
         (_PAY, "sp", "civil_affairs/subsidy-payments", "amount", "period", "sp.program"),
         (_LTCPAY, "lp", "medical_insurance/ltc-payments", "amount", "period", "'ltc'")))
-    return f"""
-SELECT {_out("rp.person_id", "NULL", _day("ml.meal_date"), _day("ml.meal_date"), "ml.meal_date", "ml.meal_date",
+    return f"""{dead}
+SELECT {_out("dd.person_id", "NULL", _day("ml.meal_date"), _day("ml.meal_date"), "ml.meal_date", "ml.meal_date",
              "''", "COALESCE(ml.subsidy_amount, 0) + COALESCE(ml.delivery_subsidy_amount, 0)", "NULL", "NULL",
-             "'meal'", _ev("civil_affairs/meal-records", "ml.record_id"), death_ev)}
-FROM {_MEAL} ml JOIN rule_id ri ON ri.id_card_no = ml.id_card_no JOIN rule_person rp ON rp.person_id = ri.person_id
-WHERE NOT ml.deleted AND ml.meal_date > {death} AND ml.meal_date BETWEEN :ws AND :as_of
+             "'meal'", _ev("civil_affairs/meal-records", "ml.record_id"), "dd.death_source")}
+FROM dead dd CROSS JOIN {_MEAL} ml
+WHERE ml.id_card_no = dd.id_card_no AND NOT ml.deleted AND ml.meal_date > dd.death_date AND ml.meal_date BETWEEN :ws AND :as_of
   AND COALESCE(ml.subsidy_amount, 0) + COALESCE(ml.delivery_subsidy_amount, 0) > 0
-{monthly}
-UNION ALL
-SELECT {_out("rp.person_id", "NULL", "w.week", "w.week", "w.monday", "w.sunday", "''", "0", "tb.hours_granted",
-             "NULL", "'time_coin'", _ev("civil_affairs/time-bank", "tb.record_id"), death_ev)}
-FROM {_COIN} tb JOIN rule_id ri ON ri.id_card_no = tb.id_card_no JOIN rule_person rp ON rp.person_id = ri.person_id
+{monthly}UNION ALL
+SELECT {_out("dd.person_id", "NULL", "w.week", "w.week", "w.monday", "w.sunday", "''", "0", "tb.hours_granted",
+             "NULL", "'time_coin'", _ev("civil_affairs/time-bank", "tb.record_id"), "dd.death_source")}
+FROM dead dd CROSS JOIN {_COIN} tb
 JOIN rule_week w ON w.monday = tb.week_start
-WHERE NOT tb.deleted AND tb.hours_granted > 0 AND w.monday > {death}"""
+WHERE tb.id_card_no = dd.id_card_no AND NOT tb.deleted AND tb.hours_granted > 0 AND w.monday > dd.death_date"""
 
 
 # ------------------------------------------------------------------------- episodes
@@ -358,19 +373,21 @@ def _duplicate_enrolment(d: str) -> str:
     # the months holding a day on which two enrolments of the programme are both held
     months = f"""
     SELECT DISTINCT a.person_id, m.idx, m.month, m.first_day, m.last_day, a.program AS grp_key
-    FROM rule_enrolment a
-    JOIN rule_enrolment b ON b.person_id = a.person_id AND b.program = a.program AND b.record_id > a.record_id
-         AND b.start_date <= a.end_date AND a.start_date <= b.end_date
-    JOIN rule_month m ON {_overlap_months("a", "b")}
-    WHERE a.person_id IS NOT NULL"""
-    # at risk: the payments of that programme beyond the largest one in each month of the episode
+    FROM rule_enrolment a CROSS JOIN rule_enrolment b CROSS JOIN rule_month m
+    WHERE b.person_id = a.person_id AND b.program = a.program AND b.record_id > a.record_id
+      AND b.start_date <= a.end_date AND a.start_date <= b.end_date AND {_overlap_months("a", "b")}
+      AND a.person_id IS NOT NULL"""
+    # at risk: the payments of that programme beyond the largest one in each month of the
+    # episode (only the episodes' persons' payments are read)
     extra = f"""
 JOIN rule_enrolment e ON e.person_id = ep.person_id AND e.program = ep.grp_key
      AND e.start_date <= ep.d1 AND e.end_date >= ep.d0
 LEFT JOIN (
   SELECT ri.person_id, sp.program, m.idx, SUM(sp.amount) - MAX(sp.amount) AS extra
-  FROM {_PAY} sp JOIN rule_id ri ON ri.id_card_no = sp.id_card_no JOIN rule_month m ON m.first_day = sp.period
-  WHERE NOT sp.deleted GROUP BY ri.person_id, sp.program, m.idx
+  FROM (SELECT DISTINCT person_id FROM ep) who CROSS JOIN rule_id ri CROSS JOIN {_PAY} sp
+  JOIN rule_month m ON m.first_day = sp.period
+  WHERE ri.person_id = who.person_id AND sp.id_card_no = ri.id_card_no AND NOT sp.deleted
+  GROUP BY ri.person_id, sp.program, m.idx
 ) pay ON pay.person_id = ep.person_id AND pay.program = ep.grp_key AND pay.idx BETWEEN ep.i0 AND ep.i1"""
     sel = _out("ep.person_id", "NULL", "ep.m0 || '..' || ep.m1", "ep.m0", "ep.d0", "ep.d1", "ep.grp_key",
                "SUM(COALESCE(pay.extra, 0)) OVER (PARTITION BY ep.person_id, ep.grp_key, ep.island, e.record_id)",
@@ -392,8 +409,11 @@ JOIN rule_enrolment e ON e.person_id = ep.person_id AND e.program IN ('CENTRALIZ
      AND e.start_date <= ep.d1 AND e.end_date >= ep.d0
 LEFT JOIN (
   SELECT ri.person_id, SUM(sp.amount) AS paid, m.idx
-  FROM {_PAY} sp JOIN rule_id ri ON ri.id_card_no = sp.id_card_no JOIN rule_month m ON m.first_day = sp.period
-  WHERE NOT sp.deleted AND sp.program = 'HOME_CARE_PURCHASE' GROUP BY ri.person_id, m.idx
+  FROM (SELECT DISTINCT person_id FROM ep) who CROSS JOIN rule_id ri CROSS JOIN {_PAY} sp
+  JOIN rule_month m ON m.first_day = sp.period
+  WHERE ri.person_id = who.person_id AND sp.id_card_no = ri.id_card_no AND NOT sp.deleted
+    AND sp.program = 'HOME_CARE_PURCHASE'
+  GROUP BY ri.person_id, m.idx
 ) pay ON pay.person_id = ep.person_id AND pay.idx BETWEEN ep.i0 AND ep.i1"""
     sel = _out("ep.person_id", "NULL", "ep.m0 || '..' || ep.m1", "ep.m0", "ep.d0", "ep.d1", "''",
                "SUM(COALESCE(pay.paid, 0)) OVER (PARTITION BY ep.person_id, ep.island, e.record_id)",

@@ -132,8 +132,6 @@ class RulePerson(Base):
 
     person_id: Mapped[str] = mapped_column(String(16), primary_key=True)
     birth_date: Mapped[date | None] = mapped_column(Date)
-    d60: Mapped[date | None] = mapped_column(Date)  # 60th birthday (周岁)
-    d70: Mapped[date | None] = mapped_column(Date)  # 70th birthday
     death_date: Mapped[date | None] = mapped_column(Date)
     status: Mapped[str | None] = mapped_column(String(16))
     gone_on: Mapped[date | None] = mapped_column(Date)  # moved out: the day it was known

@@ -179,8 +179,6 @@ def upgrade() -> None:
     op.create_table('rule_person',
     sa.Column('person_id', sa.String(length=16), nullable=False),
     sa.Column('birth_date', sa.Date(), nullable=True),
-    sa.Column('d60', sa.Date(), nullable=True),
-    sa.Column('d70', sa.Date(), nullable=True),
     sa.Column('death_date', sa.Date(), nullable=True),
     sa.Column('status', sa.String(length=16), nullable=True),
     sa.Column('gone_on', sa.Date(), nullable=True),
