@@ -36,6 +36,7 @@ from sqlalchemy import (
     bindparam,
     case,
     delete,
+    exists,
     func,
     insert,
     literal,
@@ -191,9 +192,11 @@ def _ids(conn: Connection) -> int:
         ["id_card_no", "person_id"],
         select(u.c.id_card_no, func.min(u.c.person_id)).group_by(u.c.id_card_no)
         .having(func.count(u.c.person_id.distinct()) == 1)))
+    # NOT EXISTS, never NOT IN: PostgreSQL runs a NOT IN over millions of rows as a scan per row
+    known = ri.alias("known")
     golden = (select(pv.id_card_no, func.min(pv.person_id)).where(
         pv.valid_to.is_(None), pv.merged_into.is_(None), pv.id_card_no.is_not(None),
-        pv.id_card_no.not_in(select(ri.c.id_card_no))).group_by(pv.id_card_no)
+        ~exists().where(known.c.id_card_no == pv.id_card_no)).group_by(pv.id_card_no)
         .having(func.count(pv.person_id.distinct()) == 1))  # two persons' golden number: nobody's
     conn.execute(insert(ri).from_select(["id_card_no", "person_id"], golden))
     conn.execute(text("UPDATE rule_id SET birth_date = (SELECT p.birth_date FROM rule_person p "
@@ -202,7 +205,7 @@ def _ids(conn: Connection) -> int:
     others = union_all(*[select(accepted_table(*k).c.id_card_no.label("id_card_no")).where(
         accepted_table(*k).c.id_card_no.is_not(None)) for k in TRANSACTION_IDS]).subquery()
     conn.execute(insert(ri).from_select(["id_card_no"], select(others.c.id_card_no).distinct().where(
-        others.c.id_card_no.not_in(select(ri.c.id_card_no)))))
+        ~exists().where(known.c.id_card_no == others.c.id_card_no))))
     conn.execute(text(f"UPDATE rule_id SET birth_date = {_id_birth(conn.dialect.name, 'id_card_no')} "
                       "WHERE birth_date IS NULL"))
     return conn.execute(select(func.count()).select_from(ri)).scalar_one()

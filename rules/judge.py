@@ -156,6 +156,10 @@ def _judge(conn: Connection, run_id: int, params, start: date | None, end: date 
     t = time.monotonic()
     result.context = build_context(conn, w, params)
     build_catalog(conn)
+    if conn.dialect.name == "postgresql":  # fresh statistics of the freshly filled working tables
+        for table in ("rule_person", "rule_id", "rule_enrolment", "rule_assessment", "rule_calendar", "rule_month",
+                      "rule_week", "rule_catalog", "policy_param"):
+            conn.exec_driver_sql(f"ANALYZE {table}")
     say(f"rules: window {w.start} .. {w.as_of} (as of the platforms' clock), registry release {release}; "
         f"context {time.monotonic() - t:.1f}s ({result.context['persons']:,} persons, "
         f"{result.context['ids']:,} ID numbers, {result.context['assessments']:,} assessments)")
