@@ -151,7 +151,12 @@ JOIN total ON total.person_id = hm.person_id AND total.month = hm.first_day"""
 def _home_care_operator(d: str) -> str:
     # The institution's family-bed operating subsidy for the elder in a month: an operator
     # enrolment held that month or an operator payment for it, to the organisation that
-    # serves the elder under purchased home care that month.
+    # serves the elder under purchased home care that month. What was paid is summed per
+    # finding row through the indexes (an aggregate joined to few rows can be planned as a
+    # rescan per row).
+    paid = (f"(SELECT SUM(p.amount) FROM rule_id pr CROSS JOIN {_PAY} p WHERE pr.person_id = op.person_id "
+            f"AND p.id_card_no = pr.id_card_no AND NOT p.deleted AND p.program = 'FAMILY_BED_OPERATOR' "
+            f"AND p.payee_org_code = op.org_code AND p.period = m.first_day)")
     return f"""
 WITH op AS (
   SELECT e.person_id, e.org_code, m.month, e.record_id AS enrol_rid, NULL AS pay_rid
@@ -162,22 +167,15 @@ WITH op AS (
   FROM {_PAY} sp JOIN rule_id ri ON ri.id_card_no = sp.id_card_no AND ri.person_id IS NOT NULL
   JOIN rule_month m ON m.first_day = sp.period
   WHERE NOT sp.deleted AND sp.program = 'FAMILY_BED_OPERATOR'
-), paid AS (
-  SELECT ri.person_id, sp.payee_org_code AS org_code, m.month, SUM(sp.amount) AS amount
-  FROM {_PAY} sp JOIN rule_id ri ON ri.id_card_no = sp.id_card_no
-  JOIN rule_month m ON m.first_day = sp.period
-  WHERE NOT sp.deleted AND sp.program = 'FAMILY_BED_OPERATOR'
-  GROUP BY ri.person_id, sp.payee_org_code, m.month
 )
 SELECT {_out("op.person_id", "op.org_code", "m.month", "m.month", "m.first_day", "m.last_day", "''",
-             "COALESCE(paid.amount, 0)", "paid.amount", "NULL", "NULL",
+             f"COALESCE({paid}, 0)", paid, "NULL", "NULL",
              _ev("civil_affairs/benefits", "hc.record_id"), _ev("civil_affairs/benefits", "op.enrol_rid"),
              _ev("civil_affairs/subsidy-payments", "op.pay_rid"))}
 FROM op
 JOIN rule_month m ON m.month = op.month
 JOIN rule_enrolment hc ON hc.person_id = op.person_id AND hc.program = 'HOME_CARE_PURCHASE'
-     AND hc.org_code = op.org_code AND {_held("hc", "m")}
-LEFT JOIN paid ON paid.person_id = op.person_id AND paid.org_code = op.org_code AND paid.month = op.month"""
+     AND hc.org_code = op.org_code AND {_held("hc", "m")}"""
 
 
 def _card_without_deposit(d: str) -> str:
@@ -378,20 +376,16 @@ def _duplicate_enrolment(d: str) -> str:
       AND b.start_date <= a.end_date AND a.start_date <= b.end_date AND {_overlap_months("a", "b")}
       AND a.person_id IS NOT NULL"""
     # at risk: the payments of that programme beyond the largest one in each month of the
-    # episode (only the episodes' persons' payments are read)
-    extra = f"""
+    # episode, summed per episode through the indexes
+    extra = """
 JOIN rule_enrolment e ON e.person_id = ep.person_id AND e.program = ep.grp_key
-     AND e.start_date <= ep.d1 AND e.end_date >= ep.d0
-LEFT JOIN (
-  SELECT ri.person_id, sp.program, m.idx, SUM(sp.amount) - MAX(sp.amount) AS extra
-  FROM (SELECT DISTINCT person_id FROM ep) who CROSS JOIN rule_id ri CROSS JOIN {_PAY} sp
-  JOIN rule_month m ON m.first_day = sp.period
-  WHERE ri.person_id = who.person_id AND sp.id_card_no = ri.id_card_no AND NOT sp.deleted
-  GROUP BY ri.person_id, sp.program, m.idx
-) pay ON pay.person_id = ep.person_id AND pay.program = ep.grp_key AND pay.idx BETWEEN ep.i0 AND ep.i1"""
+     AND e.start_date <= ep.d1 AND e.end_date >= ep.d0"""
+    paid_twice = (f"(SELECT COALESCE(SUM(x.extra), 0) FROM (SELECT SUM(p.amount) - MAX(p.amount) AS extra "
+                  f"FROM rule_id pr CROSS JOIN {_PAY} p WHERE pr.person_id = ep.person_id "
+                  f"AND p.id_card_no = pr.id_card_no AND NOT p.deleted AND p.program = ep.grp_key "
+                  f"AND p.period BETWEEN ep.d0 AND ep.d1 GROUP BY p.period) x)")
     sel = _out("ep.person_id", "NULL", "ep.m0 || '..' || ep.m1", "ep.m0", "ep.d0", "ep.d1", "ep.grp_key",
-               "SUM(COALESCE(pay.extra, 0)) OVER (PARTITION BY ep.person_id, ep.grp_key, ep.island, e.record_id)",
-               "NULL", "NULL", "ep.grp_key", _ev("civil_affairs/benefits", "e.record_id"))
+               paid_twice, "NULL", "NULL", "ep.grp_key", _ev("civil_affairs/benefits", "e.record_id"))
     return _episodes(months, sel, extra)
 
 
@@ -404,20 +398,14 @@ def _centralized_and_home_care(d: str) -> str:
     JOIN rule_month m ON {_overlap_months("c", "h")}
     WHERE c.program = 'CENTRALIZED_SUPPORT' AND c.person_id IS NOT NULL"""
     # at risk: the purchased home care paid for those months
-    extra = f"""
+    extra = """
 JOIN rule_enrolment e ON e.person_id = ep.person_id AND e.program IN ('CENTRALIZED_SUPPORT', 'HOME_CARE_PURCHASE')
-     AND e.start_date <= ep.d1 AND e.end_date >= ep.d0
-LEFT JOIN (
-  SELECT ri.person_id, SUM(sp.amount) AS paid, m.idx
-  FROM (SELECT DISTINCT person_id FROM ep) who CROSS JOIN rule_id ri CROSS JOIN {_PAY} sp
-  JOIN rule_month m ON m.first_day = sp.period
-  WHERE ri.person_id = who.person_id AND sp.id_card_no = ri.id_card_no AND NOT sp.deleted
-    AND sp.program = 'HOME_CARE_PURCHASE'
-  GROUP BY ri.person_id, m.idx
-) pay ON pay.person_id = ep.person_id AND pay.idx BETWEEN ep.i0 AND ep.i1"""
+     AND e.start_date <= ep.d1 AND e.end_date >= ep.d0"""
+    paid = (f"(SELECT COALESCE(SUM(p.amount), 0) FROM rule_id pr CROSS JOIN {_PAY} p "
+            f"WHERE pr.person_id = ep.person_id AND p.id_card_no = pr.id_card_no AND NOT p.deleted "
+            f"AND p.program = 'HOME_CARE_PURCHASE' AND p.period BETWEEN ep.d0 AND ep.d1)")
     sel = _out("ep.person_id", "NULL", "ep.m0 || '..' || ep.m1", "ep.m0", "ep.d0", "ep.d1", "''",
-               "SUM(COALESCE(pay.paid, 0)) OVER (PARTITION BY ep.person_id, ep.island, e.record_id)",
-               "NULL", "NULL", "NULL", _ev("civil_affairs/benefits", "e.record_id"))
+               paid, "NULL", "NULL", "NULL", _ev("civil_affairs/benefits", "e.record_id"))
     return _episodes(months, sel, extra)
 
 
