@@ -7,12 +7,12 @@ import logging
 import threading
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 
 from hub.errors import HubError
 from hub.settings import HubSettings, get_settings
 
-__all__ = ["DatabaseError", "get_engine", "make_engine", "upgrade"]
+__all__ = ["DatabaseError", "analyze", "get_engine", "make_engine", "upgrade"]
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).resolve().parent.parent / "schemas" / "migrations"
@@ -75,6 +75,33 @@ def upgrade(engine: Engine) -> None:
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
+
+
+def analyze(target: Engine | Connection, tables: list[str], *, stale_only: bool = False,
+            stale_fraction: float = 0.1) -> list[str]:
+    """PostgreSQL: refresh the planner's statistics of ``tables``; returns the tables it
+    analyzed (none on SQLite, whose join orders the queries fix themselves).
+
+    Without statistics a freshly filled table looks empty or tiny, and a join against it
+    is planned as a scan per row of the other side — a rule over 8,000 service orders
+    took 240 s instead of 0.1 s that way. ``stale_only`` skips tables analyzed since less
+    than ``stale_fraction`` of their rows changed (ANALYZE samples, so even a big table
+    costs a second or two, but a run should not pay that for nothing)."""
+    if target.dialect.name != "postgresql" or not tables:
+        return []
+    if isinstance(target, Engine):
+        with target.begin() as conn:
+            return analyze(conn, tables, stale_only=stale_only, stale_fraction=stale_fraction)
+    todo = list(tables)
+    if stale_only:
+        fresh = {r.relname for r in target.execute(text(
+            "SELECT relname FROM pg_stat_user_tables WHERE schemaname = current_schema() AND relname = ANY(:t) "
+            "AND COALESCE(last_analyze, last_autoanalyze) IS NOT NULL "
+            "AND n_mod_since_analyze <= :f * GREATEST(n_live_tup, 1)"), {"t": todo, "f": stale_fraction})}
+        todo = [t for t in todo if t not in fresh]
+    for name in todo:
+        target.exec_driver_sql(f'ANALYZE "{name}"')
+    return todo
 
 
 def checkpoint_if_large(engine: Engine, limit_bytes: int) -> bool:

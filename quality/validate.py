@@ -31,7 +31,7 @@ from typing import Any
 
 from sqlalchemy import Engine, and_, case, exists, func, insert, not_, or_, select, update
 
-from hub.db import get_engine
+from hub.db import analyze, get_engine
 from hub.errors import HubError
 from hub.privacy import mask
 from hub.settings import HubSettings, get_settings
@@ -118,21 +118,6 @@ def _now() -> datetime:
 
 
 _landing = LandingRecord.__table__
-
-
-def _analyze(target, tables: list[str]) -> None:  # noqa: ANN001 — an Engine or a Connection
-    """PostgreSQL: refresh the planner's statistics of tables that have just been filled.
-    Without them a freshly loaded table looks empty, and the checks' correlated lookups
-    (references, the quarantine) are planned as a scan per row: 100 s instead of 1."""
-    dialect = target.dialect if hasattr(target, "dialect") else target.engine.dialect
-    if dialect.name != "postgresql":
-        return
-    if isinstance(target, Engine):
-        with target.begin() as conn:
-            _analyze(conn, tables)
-        return
-    for name in tables:
-        target.exec_driver_sql(f'ANALYZE "{name}"')
 
 
 def _delivered(platform: str, resource: str, after: int, upto: int) -> list:
@@ -250,7 +235,7 @@ def _validate(engine: Engine, run_id: int, docs_dir: Path | None, progress: Prog
     tables = {key: staging_table(*key) for key in SUITES}
     with engine.connect() as conn:
         plans = [_plan(conn, p, r, checks, tables, engine.dialect) for (p, r), checks in SUITES.items()]
-    _analyze(engine, [pl.table.name for pl in plans if pl.checked])  # only tables that changed
+    analyze(engine, [pl.table.name for pl in plans if pl.checked])  # only tables that changed
 
     gx = GxRun(engine, docs_dir)
     for pl in plans:
@@ -327,7 +312,7 @@ def _apply(engine: Engine, run_id: int, rr: ResourceResult, t, gate_id: int, upt
                                   "run_id", "quarantined_at"),
                        'ON CONFLICT ("platform", "resource", "record_id", "version_hash", "check_name") '
                        "DO NOTHING").write(conn, held_rows)
-                _analyze(conn, [_q.name])
+                analyze(conn, [_q.name])
         q = _q.c
         held = exists().where(q.platform == p, q.resource == r, q.released_at.is_(None),
                               q.record_id == t.c.record_id, q.version_hash == t.c.version_hash)

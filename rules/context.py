@@ -40,12 +40,13 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    literal_column,
     select,
-    text,
     union_all,
     update,
 )
 
+from landing.bulk import writer
 from landing.normalize import parse_date, parse_yuan
 from linking.records import PERSON_RESOURCES
 from rules.calendar import days
@@ -122,8 +123,16 @@ def build_context(conn: Connection, w: Window, params: PolicyParams) -> dict[str
     """Fill the working tables for window ``w`` (inside the caller's transaction);
     returns how many rows each holds."""
     store_params(conn, params)
-    for t in (RuleAssessment, RuleEnrolment, RuleId, RulePerson, RuleCalendar, RuleMonth, RuleWeek):
-        conn.execute(delete(t))
+    tables = (RuleAssessment, RuleEnrolment, RuleId, RulePerson, RuleCalendar, RuleMonth, RuleWeek)
+    if conn.dialect.name == "postgresql":
+        # TRUNCATE, not DELETE: a deleted row stays in the table and its indexes until a
+        # vacuum, so every run would insert millions of rows into ever bigger indexes
+        # (2.3 M ID numbers: 36 s into bloated ones). It is transactional on PostgreSQL,
+        # and its lock keeps a second judging run waiting instead of mixing with this one.
+        conn.exec_driver_sql("TRUNCATE " + ", ".join(t.__tablename__ for t in tables))
+    else:
+        for t in tables:
+            conn.execute(delete(t))
     counts = {"persons": _persons(conn), "ids": _ids(conn), "enrolments": _enrolments(conn, w),
               "assessments": _assessments(conn)}
     _calendar(conn, w)
@@ -137,17 +146,18 @@ def _persons(conn: Connection) -> int:
     """``rule_person`` from the current golden records, set-based (the golden content is
     JSON: SQLAlchemy's JSON paths read it on either engine)."""
     pv = PersonVersion.__table__.c
-    c = pv.content
+    cur = select(pv.person_id, pv.birth_date, pv.death_date, pv.status, pv.district_code,
+                 pv.content.label("c")).where(pv.valid_to.is_(None), pv.merged_into.is_(None)).subquery()
+    c = cur.c.c
     prov = ("provenance",)
     ca_record = func.coalesce(c[(*prov, "hukou_type", 2)].as_string(), c[(*prov, "assistance_type", 2)].as_string(),
                               c[(*prov, "town", 2)].as_string())
     ps_record = case((c[(*prov, "status", 0)].as_string() == "public_security", c[(*prov, "status", 2)].as_string()))
     death_source = (c[(*prov, "death_date", 0)].as_string() + "/" + c[(*prov, "death_date", 1)].as_string() + "/"
                     + c[(*prov, "death_date", 2)].as_string())
-    q = select(pv.person_id, pv.birth_date, pv.death_date, pv.status, pv.district_code, c["town"].as_string(),
-               c["hukou_type"].as_string(), c["assistance_type"].as_string(), c["left_behind"].as_boolean(),
-               c["lost_only_child"].as_boolean(), ca_record, ps_record, death_source).where(
-        pv.valid_to.is_(None), pv.merged_into.is_(None))
+    q = select(cur.c.person_id, cur.c.birth_date, cur.c.death_date, cur.c.status, cur.c.district_code,
+               c["town"].as_string(), c["hukou_type"].as_string(), c["assistance_type"].as_string(),
+               c["left_behind"].as_boolean(), c["lost_only_child"].as_boolean(), ca_record, ps_record, death_source)
     conn.execute(insert(RulePerson).from_select(
         ["person_id", "birth_date", "death_date", "status", "district_code", "town", "hukou_type", "assistance_type",
          "left_behind", "lost_only_child", "elder_record_id", "ps_record_id", "death_source"], q))
@@ -188,26 +198,37 @@ def _ids(conn: Connection) -> int:
             acc.c.id_card_no.is_not(None), ~acc.c.deleted))
     u = union_all(*parts).subquery()
     ri = RuleId.__table__
-    conn.execute(insert(ri).from_select(
-        ["id_card_no", "person_id"],
-        select(u.c.id_card_no, func.min(u.c.person_id)).group_by(u.c.id_card_no)
-        .having(func.count(u.c.person_id.distinct()) == 1)))
+    rp = RulePerson.__table__.c
+    birth = literal_column(_id_birth(conn.dialect.name, "id_card_no"))
+
+    def one_person(numbers):  # noqa: ANN001, ANN202
+        """Numbers held by one person only, with that person's birth date (else the one
+        the number encodes). The birth date is joined in before grouping: after it, the
+        planner cannot tell how many groups there are and joins one at a time."""
+        j = select(numbers.c.id_card_no, numbers.c.person_id, rp.birth_date).outerjoin(
+            RulePerson.__table__, rp.person_id == numbers.c.person_id).subquery()
+        g = select(j.c.id_card_no, func.min(j.c.person_id).label("person_id"),
+                   func.min(j.c.birth_date).label("birth_date")).group_by(j.c.id_card_no).having(
+            func.min(j.c.person_id) == func.max(j.c.person_id)).subquery()  # one person (a hash, not a sort)
+        # in key order: each row then goes next to the one before in the primary key's index
+        # (in hash order, 2.3 M rows took 18 s to index)
+        return select(g.c.id_card_no, g.c.person_id, func.coalesce(g.c.birth_date, birth)).order_by(g.c.id_card_no)
+
+    conn.execute(insert(ri).from_select(["id_card_no", "person_id", "birth_date"], one_person(u)))
     # NOT EXISTS, never NOT IN: PostgreSQL runs a NOT IN over millions of rows as a scan per row
     known = ri.alias("known")
-    golden = (select(pv.id_card_no, func.min(pv.person_id)).where(
+    golden = select(pv.id_card_no, pv.person_id).where(
         pv.valid_to.is_(None), pv.merged_into.is_(None), pv.id_card_no.is_not(None),
-        ~exists().where(known.c.id_card_no == pv.id_card_no)).group_by(pv.id_card_no)
-        .having(func.count(pv.person_id.distinct()) == 1))  # two persons' golden number: nobody's
-    conn.execute(insert(ri).from_select(["id_card_no", "person_id"], golden))
-    conn.execute(text("UPDATE rule_id SET birth_date = (SELECT p.birth_date FROM rule_person p "
-                      "WHERE p.person_id = rule_id.person_id)"))
+        ~exists().where(known.c.id_card_no == pv.id_card_no)).subquery()
+    # a number that is two persons' golden number is nobody's
+    conn.execute(insert(ri).from_select(["id_card_no", "person_id", "birth_date"], one_person(golden)))
     # every other valid number a transaction carries: nobody's, judged by the birth date it encodes
     others = union_all(*[select(accepted_table(*k).c.id_card_no.label("id_card_no")).where(
         accepted_table(*k).c.id_card_no.is_not(None)) for k in TRANSACTION_IDS]).subquery()
-    conn.execute(insert(ri).from_select(["id_card_no"], select(others.c.id_card_no).distinct().where(
-        ~exists().where(known.c.id_card_no == others.c.id_card_no))))
-    conn.execute(text(f"UPDATE rule_id SET birth_date = {_id_birth(conn.dialect.name, 'id_card_no')} "
-                      "WHERE birth_date IS NULL"))
+    distinct = select(others.c.id_card_no).distinct().where(
+        ~exists().where(known.c.id_card_no == others.c.id_card_no)).subquery()
+    conn.execute(insert(ri).from_select(["id_card_no", "birth_date"],
+                                        select(distinct.c.id_card_no, birth).select_from(distinct)))
     return conn.execute(select(func.count()).select_from(ri)).scalar_one()
 
 
@@ -263,7 +284,9 @@ def _assessments(conn: Connection) -> int:
                    & (pl.record_id == lr.record_id) & pl.valid_to.is_(None) & pl.person_id.is_not(None))
              .where(lr.platform == platform, lr.resource == resource, ~lr.deleted, lr.record_id.in_(several)))
         seen: set[tuple] = set()
-        batch: list[dict] = []
+        batch: list[tuple] = []
+        # through the DBAPI (COPY on PostgreSQL): 500,000 versions at a city's scale
+        out = writer(conn, ra, ("person_id", "assessed_on", "level", "platform", "resource", "record_id"))
         for pid, rid, payload in conn.execute(q).yield_per(20_000):
             try:
                 rec = orjson.loads(payload)
@@ -278,13 +301,11 @@ def _assessments(conn: Connection) -> int:
             if day is None or (pid, day, level, rid) in seen:
                 continue
             seen.add((pid, day, level, rid))
-            batch.append({"person_id": pid, "assessed_on": day, "level": level, "platform": platform,
-                          "resource": resource, "record_id": rid})
+            batch.append((pid, day, level, platform, resource, rid))
             if len(batch) >= 20_000:
-                conn.execute(insert(ra), batch)
+                out.write(conn, batch)
                 batch = []
-        if batch:
-            conn.execute(insert(ra), batch)
+        out.write(conn, batch)
     return conn.execute(select(func.count()).select_from(ra)).scalar_one()
 
 

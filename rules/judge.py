@@ -45,7 +45,7 @@ from sqlalchemy import (
     update,
 )
 
-from hub.db import get_engine
+from hub.db import analyze, get_engine
 from hub.settings import HubSettings, get_settings
 from linking.run import platform_as_of
 from registry.read import current_release
@@ -55,6 +55,7 @@ from rules.errors import RulesError
 from rules.params import load_params
 from schemas.findings import Finding, FindingCandidate, FindingDecision, RuleOut, RuleRun
 from schemas.registry import PersonVersion
+from schemas.staging import accepted_table
 
 __all__ = ["JudgeResult", "finding_id", "judge"]
 
@@ -96,6 +97,16 @@ class JudgeResult:
                 "rules": {k: {"found": v.found, "new": v.new, "reopened": v.reopened, "closed": v.closed,
                               "amount_at_risk": str(v.amount), "seconds": round(v.seconds, 2)}
                           for k, v in self.rules.items()}}
+
+
+#: The tables the context and the rules read.
+_INPUTS = ["person_link", "person_version", "landing_record", "catalog_snapshot",
+           *(accepted_table(p, r).name for p, r in (
+               ("civil_affairs", "elders"), ("civil_affairs", "benefits"), ("civil_affairs", "card-deposits"),
+               ("civil_affairs", "meal-records"), ("civil_affairs", "subsidy-payments"),
+               ("civil_affairs", "time-bank"), ("medical_insurance", "ltc-enrolments"),
+               ("medical_insurance", "ltc-payments"), ("property_mgmt", "service-orders"),
+               ("public_security", "residents")))]
 
 
 def finding_id(natural_key: str) -> str:
@@ -159,12 +170,15 @@ def _judge(conn: Connection, run_id: int, params, start: date | None, end: date 
         result.warnings.append(msg)
         say(f"WARNING: {msg}")
     t = time.monotonic()
+    # the planner's statistics of the inputs (ingest and linking have just filled them) …
+    stale = analyze(conn, _INPUTS, stale_only=True)
+    if stale:
+        say(f"rules: fresh planner statistics for {len(stale)} input tables ({time.monotonic() - t:.1f}s)")
     result.context = build_context(conn, w, params)
     build_catalog(conn)
-    if conn.dialect.name == "postgresql":  # fresh statistics of the freshly filled working tables
-        for table in ("rule_person", "rule_id", "rule_enrolment", "rule_assessment", "rule_calendar", "rule_month",
-                      "rule_week", "rule_catalog", "policy_param"):
-            conn.exec_driver_sql(f"ANALYZE {table}")
+    # … and of the freshly filled working tables
+    analyze(conn, ["rule_person", "rule_id", "rule_enrolment", "rule_assessment", "rule_calendar", "rule_month",
+                   "rule_week", "rule_catalog", "policy_param"])
     say(f"rules: window {w.start} .. {w.as_of} (as of the platforms' clock), registry release {release}; "
         f"context {time.monotonic() - t:.1f}s ({result.context['persons']:,} persons, "
         f"{result.context['ids']:,} ID numbers, {result.context['assessments']:,} assessments)")

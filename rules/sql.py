@@ -8,7 +8,7 @@ and expanded here.
 
 from __future__ import annotations
 
-__all__ = ["add_years", "param", "year_of"]
+__all__ = ["add_years", "materialized", "param", "year_of"]
 
 
 def add_years(dialect: str, expr: str, years: str) -> str:
@@ -19,6 +19,16 @@ def add_years(dialect: str, expr: str, years: str) -> str:
         return f"date({expr}, '+' || CAST({years} AS INTEGER) || ' years')"
     # PostgreSQL would land 29 February on the 28th: go from the day before, then add one
     return f"(({expr} - 1) + make_interval(years => CAST({years} AS INTEGER)))::date + 1"
+
+
+def materialized(dialect: str) -> str:
+    """``WITH x AS {materialized(d)} (…)``: compute the CTE once, as written, and keep the
+    planner from folding it into the outer query. Folded, a correlated subquery the CTE
+    computes once per row is run again wherever the outer query names its column, and
+    joins below the outer query's parameter lookups are estimated at a few rows and run
+    as a lookup per row. PostgreSQL 12+ and SQLite 3.35+ know the keyword."""
+    del dialect  # both engines spell it the same; kept for the rules' calling convention
+    return "MATERIALIZED"
 
 
 def year_of(dialect: str, expr: str) -> str:

@@ -28,6 +28,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import JSON, Date, Float, Index, Integer, String, Text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from schemas.base import Base, UTCDateTime
@@ -75,7 +76,9 @@ class PersonVersion(Base):
     district_code: Mapped[str | None] = mapped_column(String(6))
     status: Mapped[str | None] = mapped_column(String(16))
     death_date: Mapped[date | None] = mapped_column(Date)
-    content: Mapped[dict | None] = mapped_column(JSON)
+    #: jsonb on PostgreSQL: read by path for every person on every judging run, and a
+    #: json column is parsed again for each path read (13 paths of 2.3 M records: 45 s)
+    content: Mapped[dict | None] = mapped_column(JSON().with_variant(JSONB(), "postgresql"))
     content_hash: Mapped[str | None] = mapped_column(String(32))
 
     __table_args__ = (
