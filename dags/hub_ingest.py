@@ -24,7 +24,7 @@ from airflow.sdk import Param, dag, task
 
 from connectors.platforms import PLATFORMS, RESOURCES
 from hub.airflow_settings import READ_RETRIES, READ_RETRY_DELAY, READ_RETRY_MAX_DELAY
-from hub.assets import ACCEPTED, STAGING
+from hub.assets import ACCEPTED, PLATFORM, STAGING
 
 
 @dag(
@@ -53,7 +53,7 @@ def hub_ingest() -> None:
 
         return _close(ingest_run)
 
-    @task(outlets=[ACCEPTED], retries=1)
+    @task(inlets=list(STAGING.values()), outlets=[ACCEPTED], retries=1)
     def validate(ingest_run: int) -> dict:
         from hub.pipeline import validate_step
 
@@ -62,7 +62,7 @@ def hub_ingest() -> None:
     ingest_run = open_run()
     ingests = []
     for platform in PLATFORMS:
-        @task(task_id=f"ingest_{platform}", outlets=[STAGING[platform]], max_active_tis_per_dagrun=1,
+        @task(task_id=f"ingest_{platform}", inlets=[PLATFORM[platform]], outlets=[STAGING[platform]], max_active_tis_per_dagrun=1,
               retries=READ_RETRIES, retry_delay=READ_RETRY_DELAY, retry_exponential_backoff=True,
               max_retry_delay=READ_RETRY_MAX_DELAY)
         def ingest(resource: str, ingest_run: int, platform: str = platform) -> dict:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import Param, dag, task
 
-from hub.assets import ACCEPTED, FINDINGS, REGISTRY
+from hub.assets import ACCEPTED, FINDINGS, REGISTRY, RELEASE
 
 
 @dag(
@@ -35,13 +35,13 @@ from hub.assets import ACCEPTED, FINDINGS, REGISTRY
     },
 )
 def hub_registry() -> None:
-    @task(retries=1)
+    @task(inlets=[ACCEPTED], outlets=[RELEASE], retries=1)
     def link() -> dict:
         from hub.pipeline import link_step
 
         return link_step()
 
-    @task(outlets=[FINDINGS], retries=1)
+    @task(inlets=[RELEASE], outlets=[FINDINGS], retries=1)
     def judge() -> int:
         from airflow.sdk import get_current_context
 
@@ -50,7 +50,7 @@ def hub_registry() -> None:
         start, end = window_params(get_current_context()["params"])
         return judge_step(start, end)["rule_run"]
 
-    @task(outlets=[REGISTRY], retries=1)
+    @task(inlets=[RELEASE, FINDINGS], outlets=[REGISTRY], retries=1)
     def publish(rule_run: int) -> dict:
         from hub.pipeline import publish_step
 

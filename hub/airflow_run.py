@@ -3,11 +3,14 @@ metadata database under ``HUB_HOME/airflow`` — what the demo does, and how an 
 tries a change before it goes to a real Airflow.
 
 The task logs go to ``HUB_HOME/airflow/demo-<dag>.log``; the console gets one line per
-finished task.
+finished task. OpenLineage events (a start and an end per task, with the ``hub://``
+datasets it read and wrote) go to ``HUB_HOME/airflow/openlineage.ndjson`` unless an
+OpenLineage transport is configured already.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -31,6 +34,12 @@ def airflow_env(home: Path) -> dict[str, str]:
         "HUB_HOME": str(home),
         "PYTHONPATH": os.pathsep.join(p for p in (str(AIRFLOW_DAGS.parent), env.get("PYTHONPATH")) if p),
     })
+    if not any(env.get(k) for k in ("AIRFLOW__OPENLINEAGE__TRANSPORT", "AIRFLOW__OPENLINEAGE__CONFIG_PATH",
+                                    "OPENLINEAGE_URL", "OPENLINEAGE_CONFIG")):
+        env["AIRFLOW__OPENLINEAGE__TRANSPORT"] = json.dumps(
+            {"type": "file", "log_file_path": str(home / "airflow" / "openlineage.ndjson"), "append": True})
+    env.setdefault("AIRFLOW__OPENLINEAGE__NAMESPACE", "elder-data-hub")
+    env.setdefault("AIRFLOW__OPENLINEAGE__DISABLE_SOURCE_CODE", "True")
     return env
 
 

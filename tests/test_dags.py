@@ -148,6 +148,20 @@ def test_airflow_runs_the_pipeline_and_publishes_the_registry(tmp_path: Path) ->
     assert af.sql("select status, release from rule_run") == [("done", 1)]
     assert af.sql("select release, kind, stale from publication") == [(1, "publish", 0)]
     assert (Path(af.env["HUB_HOME"]) / "reports" / "index.html").exists()
+    # lineage: OpenLineage events of every task, with the hub's datasets read and written
+    events = [json.loads(line) for line in (tmp_path / "airflow" / "openlineage.ndjson").read_text().splitlines()]
+    done = {e["job"]["name"]: e for e in events if e["eventType"] == "COMPLETE" and "." in e["job"]["name"]}
+    names = lambda e, side: sorted(d["name"] for d in e[side])  # noqa: E731
+    assert names(done["hub_ingest.ingest_civil_affairs"], "inputs") == ["civil_affairs"]
+    assert names(done["hub_ingest.ingest_civil_affairs"], "outputs") == ["staging/civil_affairs"]
+    assert names(done["hub_ingest.validate"], "outputs") == ["accepted"]
+    assert len(done["hub_ingest.validate"]["inputs"]) == 5
+    assert names(done["hub_registry.link"], "inputs") == ["accepted"]
+    assert names(done["hub_registry.judge"], "outputs") == ["findings"]
+    assert names(done["hub_registry.publish"], "inputs") == ["findings", "registry/release"]
+    assert names(done["hub_registry.publish"], "outputs") == ["registry"]
+    db = done["hub_registry.publish"]["outputs"][0]["namespace"]
+    assert db == f"sqlite:///{tmp_path / 'hub.db'}", db  # the hub database, no credentials
 
 
 # ------------------------------------------------------------------------ faults
@@ -308,3 +322,21 @@ def test_running_the_same_day_again_changes_nothing(tmp_path: Path) -> None:
     assert af.scalar("select sum(landed_new) from ingest_batch where run_id = 2") == 0
     assert af.sql("select versions_written from (select json_extract(stats, '$.versions_written') "
                   "as versions_written from link_run order by id desc limit 1)") == [(0,)]
+
+
+def test_hub_assets_become_openlineage_datasets_without_credentials() -> None:
+    from urllib.parse import urlsplit
+
+    from hub.lineage import dataset_namespace, normalize, provider_info, to_openlineage
+
+    assert dataset_namespace("postgresql+psycopg://hub:secret@db.example:5432/hub") == "postgresql://db.example:5432/hub"
+    assert dataset_namespace("sqlite:////var/lib/hub/hub.db") == "sqlite:////var/lib/hub/hub.db"
+    assert normalize(urlsplit("hub://Staging/health/")).geturl() == "hub://staging/health"
+    with pytest.raises(ValueError, match="names its area"):
+        normalize(urlsplit("hub:///registry"))
+    assert provider_info()["asset-uris"][0]["schemes"] == ["hub"]
+
+    class _Asset:
+        uri = "hub://platform/health"
+
+    assert (to_openlineage(_Asset()).namespace, to_openlineage(_Asset()).name) == ("platform", "health")
