@@ -62,9 +62,9 @@ def hub_ingest() -> None:
     ingest_run = open_run()
     ingests = []
     for platform in PLATFORMS:
-        @task(task_id=f"ingest_{platform}", inlets=[PLATFORM[platform]], outlets=[STAGING[platform]], max_active_tis_per_dagrun=1,
-              retries=READ_RETRIES, retry_delay=READ_RETRY_DELAY, retry_exponential_backoff=True,
-              max_retry_delay=READ_RETRY_MAX_DELAY)
+        @task(task_id=f"ingest_{platform}", inlets=[PLATFORM[platform]], outlets=[STAGING[platform]],
+              max_active_tis_per_dagrun=1, retries=READ_RETRIES, retry_delay=READ_RETRY_DELAY,
+              retry_exponential_backoff=True, max_retry_delay=READ_RETRY_MAX_DELAY)
         def ingest(resource: str, ingest_run: int, platform: str = platform) -> dict:
             from airflow.sdk import get_current_context
 

@@ -329,7 +329,8 @@ def test_hub_assets_become_openlineage_datasets_without_credentials() -> None:
 
     from hub.lineage import dataset_namespace, normalize, provider_info, to_openlineage
 
-    assert dataset_namespace("postgresql+psycopg://hub:secret@db.example:5432/hub") == "postgresql://db.example:5432/hub"
+    secret = "postgresql+psycopg://hub:secret@db.example:5432/hub"
+    assert dataset_namespace(secret) == "postgresql://db.example:5432/hub"
     assert dataset_namespace("sqlite:////var/lib/hub/hub.db") == "sqlite:////var/lib/hub/hub.db"
     assert normalize(urlsplit("hub://Staging/health/")).geturl() == "hub://staging/health"
     with pytest.raises(ValueError, match="names its area"):
