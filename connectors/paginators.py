@@ -86,7 +86,7 @@ class CursorPaginator:
     def pages(self, since: datetime | None) -> Iterator[Page]:
         bound = since or EPOCH
         params: dict[str, Any] = {self.bound_param: self.format_time(bound), "limit": self.limit}
-        newest: datetime | None = None
+        last: list[dict[str, Any] | Unparsed] = []  # the latest page that held records
         restarts = 0
         while True:
             resp = self.session.get(self.url, params=params)
@@ -95,6 +95,7 @@ class CursorPaginator:
                 if restarts > self.max_restarts:
                     raise CursorExpired(f"{self.platform}: cursor expired {restarts} times in one read; "
                                         "pages are read too slowly — check the database's write speed")
+                newest = self._newest(last)
                 restart = max(bound, newest - self.overlap) if newest else bound
                 log.info("%s: cursor expired, reading again from %s", self.platform, restart.isoformat())
                 params = {self.bound_param: self.format_time(restart), "limit": self.limit}
@@ -104,14 +105,8 @@ class CursorPaginator:
             if not isinstance(body, dict) or not isinstance(body.get("data"), list):
                 raise ContractViolation(f"{self.platform}: list answer without a 'data' array")
             records = _elements(body["data"])
-            for rec in records:
-                if isinstance(rec, dict):
-                    try:
-                        ts = self.updated_of(rec)
-                    except ValueError:
-                        continue
-                    if ts and (newest is None or ts > newest):
-                        newest = ts
+            if records:
+                last = records
             st = body.get("server_time")
             server_time = self.parse_time(st) if isinstance(st, str) else None
             yield Page(records, server_time)
@@ -119,6 +114,23 @@ class CursorPaginator:
             if not cursor:
                 return
             params = {"cursor": cursor, "limit": self.limit}
+
+    def _newest(self, records: list[dict[str, Any] | Unparsed]) -> datetime | None:
+        """The newest update time of ``records``: where an expired cursor's read restarts
+        (less the overlap). The change list comes in update-time order, so the latest page
+        holds the newest time read; were it out of order somewhere, the restart would only
+        be earlier — a longer re-read, never a lost record. Worked out only when a cursor
+        expires, not for every record."""
+        newest = None
+        for rec in records:
+            if isinstance(rec, dict):
+                try:
+                    ts = self.updated_of(rec)
+                except ValueError:
+                    continue
+                if ts and (newest is None or ts > newest):
+                    newest = ts
+        return newest
 
 
 @dataclass

@@ -26,7 +26,9 @@ With one worker everything runs in the calling process, one job after another.
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 import multiprocessing
 import queue
 import threading
@@ -37,7 +39,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import Engine, func, insert, make_url, select, update
 
 from connectors import (
     PLATFORMS,
@@ -397,7 +399,7 @@ class _Task:
     unparsed: list[Unparsed]
 
 
-def _landing_worker(settings: HubSettings, tasks: Any, results: Any) -> None:
+def _landing_worker(settings: HubSettings, tasks: Any, results: Any, write_lock: Any = None) -> None:
     """A landing process: land the tasks of its queue, in order, until ``None``.
 
     Consecutive parts of one resource are landed together, up to ``commit_records``
@@ -417,7 +419,8 @@ def _landing_worker(settings: HubSettings, tasks: Any, results: Any) -> None:
         first = parts[0][0]
         try:
             records = [r for _, recs in parts for r in recs]
-            counts = land_page(engine, specs[(first.platform, first.resource)], first.batch_id, Page(records))
+            counts = land_page(engine, specs[(first.platform, first.resource)], first.batch_id, Page(records),
+                                write_lock)
             checkpoint_if_large(engine, wal_limit)
         except Exception as exc:  # noqa: BLE001 - reported to the coordinator, which fails the job
             failed.add(job)
@@ -464,6 +467,29 @@ def _landing_worker(settings: HubSettings, tasks: Any, results: Any) -> None:
 _FLUSH_SECONDS = 1.0
 
 
+class _FileLock:
+    """An exclusive lock between processes on a file beside the SQLite database."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    def __enter__(self) -> None:
+        if self._fd is None:
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+
+    def __exit__(self, *exc: object) -> None:
+        fcntl.flock(self._fd, fcntl.LOCK_UN)  # type: ignore[arg-type]
+
+
+def _sqlite_write_lock(url: str) -> _FileLock | None:
+    u = make_url(url)
+    if u.get_backend_name() != "sqlite" or not u.database or u.database == ":memory:":
+        return None
+    return _FileLock(u.database + ".write-lock")
+
+
 class _Workers:
     """The landing processes, each with its own queue (a record's versions always go to
     the same one, in order) and one queue of results back."""
@@ -475,7 +501,8 @@ class _Workers:
         # at most this many page parts wait per worker: memory stays flat however big the read
         self.queues = [ctx.Queue(maxsize=64) for _ in range(n)]
         self.results = ctx.Queue()
-        self.procs = [ctx.Process(target=_landing_worker, args=(settings, q, self.results), daemon=True,
+        lock = _sqlite_write_lock(settings.db_url)
+        self.procs = [ctx.Process(target=_landing_worker, args=(settings, q, self.results, lock), daemon=True,
                                   name=f"hub-lander-{i}") for i, q in enumerate(self.queues)]
         for p in self.procs:
             p.start()

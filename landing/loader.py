@@ -13,6 +13,7 @@ delivered again are counted as duplicates and touch nothing.
 from __future__ import annotations
 
 import hashlib
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -66,7 +67,8 @@ def _hash(payload: bytes) -> str:
     return hashlib.blake2b(payload, digest_size=16).hexdigest()
 
 
-def land_page(engine: Engine, spec: ResourceSpec, batch_id: int, page: Page) -> PageCounts:
+def land_page(engine: Engine, spec: ResourceSpec, batch_id: int, page: Page,
+              write_lock: Any = None) -> PageCounts:
     """Land ``page`` (one or several platform pages, or the part of them a landing worker
     holds) for ``spec``'s resource under ``batch_id``, in one transaction: the new
     versions, the staging rows they win, the rejects and the batch's counters.
@@ -121,7 +123,7 @@ def land_page(engine: Engine, spec: ResourceSpec, batch_id: int, page: Page) -> 
     land_rows = land_w.prepare(land_rows)
     stg_rows = stg_w.prepare(stg_rows)
 
-    with engine.begin() as conn:
+    with write_lock or nullcontext(), engine.begin() as conn:
         known = _landed_versions(conn, spec, {v[0] for v in versions})
         new_idx = []
         for i, v in enumerate(versions):  # a copy already landed, or seen earlier here, is a duplicate

@@ -211,3 +211,46 @@ def test_refused_credentials_of_each_auth_scheme_fail_with_a_hint(serve, sqlite_
     for b in result.batches:
         assert b.status == "failed" and "401" in b.error and "login/password" in b.error
         assert "not-the-secret" not in b.error
+
+
+def test_expired_cursor_restart_point_is_never_later_than_the_read_reached() -> None:
+    """The restart bound comes from the latest page (worked out only when a cursor
+    expires): with a record up to five minutes out of order in an earlier page, the
+    restart is earlier than the newest time seen, never later — a longer re-read only."""
+    from datetime import UTC, datetime
+
+    import orjson
+    import requests
+
+    from connectors.paginators import CursorPaginator
+
+    t0 = datetime(2026, 3, 1, tzinfo=UTC)
+
+    def answer(status: int, body: dict) -> requests.Response:
+        r = requests.Response()
+        r.status_code, r._content = status, orjson.dumps(body)
+        r.request = requests.Request("GET", "http://p/v1/elders").prepare()
+        r.url = r.request.url
+        return r
+
+    def rec(minutes: int) -> dict:
+        return {"id": str(minutes), "updated_at": (t0 + timedelta(minutes=minutes)).isoformat()}
+
+    answers = [answer(200, {"data": [rec(1), rec(10)], "next_cursor": "c1"}),  # 10: ahead of the clock
+               answer(200, {"data": [rec(6), rec(7)], "next_cursor": "c2"}),
+               answer(400, {"code": "CURSOR_EXPIRED"}),
+               answer(200, {"data": [], "next_cursor": None})]
+    sent: list[dict] = []
+
+    class Session:
+        def get(self, url: str, params: dict) -> requests.Response:
+            sent.append(dict(params))
+            return answers[len(sent) - 1]
+
+    p = CursorPaginator("civil_affairs", Session(), "http://p/v1/elders", "updated_since", 2,  # type: ignore[arg-type]
+                        format_time=lambda t: t.isoformat(), parse_time=datetime.fromisoformat,
+                        updated_of=lambda r: datetime.fromisoformat(r["updated_at"]),
+                        overlap=timedelta(minutes=5))
+    pages = list(p.pages(t0))
+    assert [len(pg.records) for pg in pages] == [2, 2, 0]
+    assert sent[3] == {"updated_since": (t0 + timedelta(minutes=2)).isoformat(), "limit": 2}  # 7 − 5 minutes

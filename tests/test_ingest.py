@@ -375,3 +375,33 @@ def test_a_landing_worker_killed_mid_run_loses_nothing_on_the_rerun(serve, setti
     assert again.status == "success"
     assert count(s, LandingRecord.__table__) == 600  # every version exactly once
     assert len(rows(s, "civil_affairs", "elders")) == 600
+
+
+def _try_lock(path: str) -> str:
+    import fcntl
+    import os
+
+    fd = os.open(path, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return "held elsewhere"
+    fcntl.flock(fd, fcntl.LOCK_UN)
+    return "free"
+
+
+def test_sqlite_landing_workers_take_turns_through_a_file_lock(tmp_path) -> None:
+    """On SQLite the landing processes write one at a time through a lock beside the
+    database (waiting on it wakes at once, unlike SQLite's busy handler, which sleeps);
+    PostgreSQL and in-memory databases need none."""
+    import multiprocessing
+
+    assert ingest_mod._sqlite_write_lock("postgresql+psycopg://h/db") is None
+    assert ingest_mod._sqlite_write_lock("sqlite://") is None
+    lock = ingest_mod._sqlite_write_lock(f"sqlite:///{tmp_path}/hub.db")
+    assert lock is not None and lock.path == f"{tmp_path}/hub.db.write-lock"
+    ctx = multiprocessing.get_context("forkserver")
+    with lock, ctx.Pool(1) as pool:
+        assert pool.apply(_try_lock, (lock.path,)) == "held elsewhere"
+    with ctx.Pool(1) as pool:
+        assert pool.apply(_try_lock, (lock.path,)) == "free"
