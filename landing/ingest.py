@@ -28,8 +28,8 @@ from __future__ import annotations
 
 import fcntl
 import logging
-import os
 import multiprocessing
+import os
 import queue
 import threading
 import time

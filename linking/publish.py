@@ -27,7 +27,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Table, func, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, func, insert, select, update
 
 from landing.bulk import writer
 from linking.resolve import Resolution
@@ -140,7 +140,7 @@ def publish(conn: Connection, res: Resolution, link_run_id: int, as_of: date | N
     for pid, survivor in merged.items():
         close.append(pid)
         new_versions.append({"person_id": pid, "valid_from": release, "valid_to": None, "merged_into": survivor,
-                             "content": {"person_id": pid, "merged_into": survivor}, "content_hash": None})
+                             "content": _json({"person_id": pid, "merged_into": survivor}), "content_hash": None})
     close.extend(retired)
     # an id merged earlier follows its survivor if that one was merged now
     for pid, r in current_persons.items():
@@ -148,15 +148,15 @@ def publish(conn: Connection, res: Resolution, link_run_id: int, as_of: date | N
             close.append(pid)
             new_versions.append({"person_id": pid, "valid_from": release, "valid_to": None,
                                  "merged_into": merged[r.merged_into],
-                                 "content": {"person_id": pid, "merged_into": merged[r.merged_into]},
+                                 "content": _json({"person_id": pid, "merged_into": merged[r.merged_into]}),
                                  "content_hash": None})
     _close(conn, PersonVersion, pv.person_id, close, release)
-    _bulk(conn, PersonVersion.__table__, new_versions)
+    _bulk(conn, PersonVersion.__table__, new_versions, prebound=("content",))
 
     # --- links
     seen: set[tuple[str, str, str]] = set()
-    link_rows: list[dict[str, Any]] = []
-    close_links: list[tuple[str, str, str]] = []
+    link_rows: list[tuple[Any, ...]] = []  # in _LINK_COLS order (tuples: a city has millions)
+    close_links: list[dict[str, str]] = []
     linked = 0
     for r in records:
         c = res.person_of[r.idx]
@@ -164,21 +164,21 @@ def publish(conn: Connection, res: Resolution, link_run_id: int, as_of: date | N
         linked += pid is not None
         conf = round(float(res.confidence[r.idx]), 4)
         new = (pid, conf, res.method[r.idx])
-        seen.add(r.key)
-        old = current_links.get(r.key)
+        key = r.key
+        seen.add(key)
+        old = current_links.get(key)
         if old is not None and (old[0], round(old[1], 4), old[2]) == new:
             continue
         if old is not None:
-            close_links.append(r.key)
-        link_rows.append({"platform": r.platform, "resource": r.resource, "record_id": r.record_id,
-                          "valid_from": release, "valid_to": None, "person_id": pid, "confidence": conf,
-                          "method": res.method[r.idx]})
-    close_links.extend(k for k in current_links if k not in seen)  # withdrawn records are unlinked
-    for platform, resource, record_id in close_links:
-        conn.execute(update(PersonLink).where(pl.platform == platform, pl.resource == resource,
-                                              pl.record_id == record_id, pl.valid_to.is_(None))
-                     .values(valid_to=release))
-    _bulk(conn, PersonLink.__table__, link_rows)
+            close_links.append({"p": r.platform, "r": r.resource, "i": r.record_id})
+        link_rows.append((r.platform, r.resource, r.record_id, release, None, pid, conf, res.method[r.idx]))
+    close_links.extend({"p": k[0], "r": k[1], "i": k[2]}
+                       for k in current_links if k not in seen)  # withdrawn records are unlinked
+    if close_links:  # one statement, executed for many rows
+        conn.execute(update(PersonLink).where(pl.platform == bindparam("p"), pl.resource == bindparam("r"),
+                                              pl.record_id == bindparam("i"), pl.valid_to.is_(None))
+                     .values(valid_to=release), close_links)
+    writer(conn, PersonLink.__table__, _LINK_COLS).write(conn, link_rows)
 
     # --- the review queue: this run's uncertain matches replace the open ones
     lr = LinkReview.__table__.c
@@ -203,21 +203,31 @@ def publish(conn: Connection, res: Resolution, link_run_id: int, as_of: date | N
                          len(reviews), person_ids)
 
 
+_LINK_COLS = ("platform", "resource", "record_id", "valid_from", "valid_to", "person_id", "confidence", "method")
+
+
 def _version_row(pid: str, release: int, content: dict[str, Any], h: str) -> dict[str, Any]:
     return {"person_id": pid, "valid_from": release, "valid_to": None, "merged_into": None,
             "id_card_no": content.get("id_card_no"), "name": content.get("name"), "gender": content.get("gender"),
             "birth_date": content.get("birth_date"), "district_code": content.get("district_code"),
             "status": content.get("status"), "death_date": content.get("death_date"),
-            "content": orjson.loads(orjson.dumps(content, default=str)), "content_hash": h}
+            "content": _json(content), "content_hash": h}
 
 
-def _bulk(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+def _json(content: dict[str, Any]) -> str:
+    """The golden record as the JSON text stored (dates as ISO text), made once here
+    rather than by the column type's own encoder."""
+    return orjson.dumps(content, default=str).decode()
+
+
+def _bulk(conn: Connection, table: Table, rows: list[dict[str, Any]], prebound: tuple[str, ...] = ()) -> None:
     """Multi-row insert through the DBAPI (``landing.bulk``): SQLAlchemy's per-row
-    parameter building costs more than the database's work at a city's scale."""
+    parameter building costs more than the database's work at a city's scale.
+    ``prebound`` columns hold values already in the database's form (JSON text)."""
     if not rows:
         return
     cols = [c.name for c in table.columns if c.name in rows[0]]
-    writer(conn, table, cols).write(conn, ([r[c] for c in cols] for r in rows))
+    writer(conn, table, cols, prebound=prebound).write(conn, ([r[c] for c in cols] for r in rows))
 
 
 def _close(conn: Connection, model: type, key_col: Any, keys: list[str], release: int) -> None:

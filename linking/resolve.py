@@ -220,6 +220,26 @@ def resolve(records: list[LinkRecord], as_of: date, *, decisions: Iterable[Decis
         f"pairs and {len(cand_v):,} candidate pairs ({model.iterations} EM iterations)")
 
     review: list[ReviewItem] = []
+    # The candidate pairs' vectors, scored again below: reused while the person's profile
+    # is the one they were computed against (a person that gains an anchor is compared
+    # anew). Keys are record index × stride + person, as plain ints.
+    stride = len(P.members) + 1
+    cand_row = {r.idx * stride + pid: k for k, (r, pid) in enumerate(cand)}
+    changed: set[int] = set()
+
+    def vectors(rs: list[LinkRecord], pairs: list[tuple[int, int]]) -> np.ndarray:
+        rows = [-1] * len(pairs)
+        for k, (j, p) in enumerate(pairs):
+            if p < stride and p not in changed:
+                rows[k] = cand_row.get(rs[j].idx * stride + p, -1)
+        idx = np.asarray(rows, dtype=np.int64)
+        fresh = np.flatnonzero(idx < 0)
+        vs = np.empty((len(pairs), len(COMPARISONS)), dtype=np.int8)
+        have = np.flatnonzero(idx >= 0)
+        vs[have] = cand_v[idx[have]]
+        if len(fresh):
+            vs[fresh] = _vectors([(rs[pairs[k][0]], P.profiles[pairs[k][1]]) for k in fresh.tolist()])
+        return vs
 
     def judge(rs: list[LinkRecord]) -> list[tuple[int | None, float, str]]:
         """Decide many records at once: one vectorised scoring of all their candidate pairs."""
@@ -235,7 +255,7 @@ def resolve(records: list[LinkRecord], as_of: date, *, decisions: Iterable[Decis
                     pairs.append((j, p))
         if not pairs:
             return out
-        vs = _vectors([(rs[j], P.profiles[p]) for j, p in pairs])
+        vs = vectors(rs, pairs)
         g = np.asarray([j for j, _ in pairs], dtype=np.int64)
         cls = np.asarray([_CLASS[(r.platform, r.resource)] for r in rs], dtype=np.int64)
         probs = posteriors(model.score(vs), g, model.prior[cls], len(P.members))
@@ -268,6 +288,7 @@ def resolve(records: list[LinkRecord], as_of: date, *, decisions: Iterable[Decis
             undecided.append(r)  # (or a record the steward kept apart joined that person meanwhile)
             continue
         P.add_anchor(pid, r)
+        changed.add(pid)
         person_of[r.idx], confidence[r.idx], method[r.idx] = pid, conf, how
     for r in undecided:
         review = [it for it in review if it.record != r.idx]  # judged again below
@@ -276,6 +297,7 @@ def resolve(records: list[LinkRecord], as_of: date, *, decisions: Iterable[Decis
             review = [it for it in review if it.record != r.idx]  # it founds its own person
             pid, conf, how = P.new(), 1.0, "anchor"
         P.add_anchor(pid, r)
+        changed.add(pid)
         person_of[r.idx], confidence[r.idx], method[r.idx] = pid, conf, how
     for r, (pid, conf, how) in zip(residue, judge(residue), strict=True):
         person_of[r.idx], confidence[r.idx], method[r.idx] = pid, conf, how

@@ -7,9 +7,11 @@ old data judges that data's period, including who counts as an elder.
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
@@ -24,7 +26,7 @@ from linking.resolve import Decision, resolve
 from schemas.landing import IngestBatch
 from schemas.registry import LinkDecision, LinkRun
 
-__all__ = ["LinkResult", "link", "platform_as_of"]
+__all__ = ["LinkResult", "collector_paused", "link", "platform_as_of"]
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
@@ -78,8 +80,29 @@ def _decisions(conn: Connection) -> list[Decision]:
     return [Decision((r[0], r[1], r[2]), (r[3], r[4], r[5]), r[6]) for r in rows]
 
 
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector for a linking run. The run builds millions
+    of long-lived objects (records, profiles, clusters, golden records) that live until
+    it ends; the collector would traverse them again each time enough new ones pile up —
+    about a third of a 20,000-elder run. They hold no reference cycles worth collecting
+    meanwhile, and are freed by reference counting when the run returns."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
 def link(settings: HubSettings | None = None, *, engine: Engine | None = None,
          progress: Progress | None = None) -> LinkResult:
+    with collector_paused():
+        return _link(settings, engine=engine, progress=progress)
+
+
+def _link(settings: HubSettings | None, *, engine: Engine | None, progress: Progress | None) -> LinkResult:
     settings = settings or get_settings()
     link_at, review_at = settings.link_at, settings.review_at
     engine = engine or get_engine(settings)

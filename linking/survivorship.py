@@ -59,7 +59,11 @@ def golden(records: Sequence[LinkRecord], confident: set[int] | None = None) -> 
         if value is not None and r is not None:
             prov[name] = _src(r)
 
-    by_platform = {p: _latest(r for r in records if r.platform == p) for p in _IDENTITY_ORDER}
+    newest_first = _latest(records)  # one sort; every "most recent" below filters it
+    by_platform: dict[str, list[LinkRecord]] = {p: [] for p in _IDENTITY_ORDER}
+    for r in newest_first:
+        if r.platform in by_platform:
+            by_platform[r.platform].append(r)
     ordered = [r for p in _IDENTITY_ORDER for r in by_platform[p]]
 
     # identity
@@ -84,7 +88,7 @@ def golden(records: Sequence[LinkRecord], confident: set[int] | None = None) -> 
 
     # status and death
     ps = by_platform["public_security"][0] if by_platform["public_security"] else None
-    cert = next((r for r in _latest(x for x in records if x.resource == "death-certificates")), None)
+    cert = next((r for r in by_platform["health"] if r.resource == "death-certificates"), None)
     status, death, death_src = "alive", None, None
     status_src = ps
     if ps is not None and ps.ps_status == "2":
@@ -121,10 +125,10 @@ def golden(records: Sequence[LinkRecord], confident: set[int] | None = None) -> 
         put("disability_assessed_on", None, None)
 
     # contact: the most recent trustworthy value
-    trusted = [r for r in records if confident is None or r.idx in confident]
-    r = next((r for r in _latest(trusted) if r.phone), None)
+    trusted = [r for r in newest_first if confident is None or r.idx in confident]
+    r = next((r for r in trusted if r.phone), None)
     put("phone", r.phone if r else None, r)
-    r = next((r for r in _latest(trusted) if r.address), None)
+    r = next((r for r in trusted if r.address), None)
     put("address", r.address if r else None, r)
 
     out["provenance"] = prov

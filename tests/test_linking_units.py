@@ -368,3 +368,19 @@ def test_cannot_link_separates_two_people_who_share_one_number() -> None:
     assert _person_of(res, other.key) == _person_of(res, p0.key)
     res = resolve(records, AS_OF, decisions=[Decision(other.key, p0.key, "cannot_link")])
     assert _person_of(res, other.key) not in (None, _person_of(res, p0.key))
+
+
+def test_linking_runs_with_the_cyclic_collector_paused_and_restores_it(monkeypatch) -> None:
+    import gc
+
+    from linking import run as link_run
+
+    seen = []
+    monkeypatch.setattr(link_run, "_link", lambda *a, **kw: seen.append(gc.isenabled()) or "done")
+    assert gc.isenabled()
+    assert link_run.link() == "done" and seen == [False]
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), link_run.collector_paused():
+        assert not gc.isenabled()
+        raise RuntimeError("a failed run")
+    assert gc.isenabled()
