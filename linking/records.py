@@ -128,21 +128,32 @@ def load_records(conn: Connection) -> list[LinkRecord]:
     return out
 
 
+#: Values that recur across many records (codes, dates, years, community names): each
+#: distinct one is kept once and shared, so a city's records do not each hold a copy.
+_SHARED = frozenset({"gender", "birth", "birth_year", "district", "community", "ps_status", "death_date"})
+
+
 def _iter_records(conn: Connection) -> Iterator[LinkRecord]:
+    shared: dict = {}
+    share = shared.setdefault
     for platform, resource in PERSON_RESOURCES:
         table = accepted_table(platform, resource)
         mapping = _COLUMNS[(platform, resource)]
         extra = _EXTRA.get((platform, resource), ())
         cols = [table.c.record_id, table.c.updated_at, *(table.c[c] for c in mapping), *(table.c[c] for c in extra)]
-        attrs = list(mapping.values())
+        attrs = [(a, a in _SHARED) for a in mapping.values()]
         n = len(attrs)
         q = select(*cols).where(table.c.deleted.is_(False)).order_by(table.c.record_id)
         for row in conn.execute(q).yield_per(10_000):
             rec = LinkRecord(0, platform, resource, row[0], row[1])
-            for attr, value in zip(attrs, row[2:2 + n], strict=True):
-                setattr(rec, attr, value)
+            for (attr, common), value in zip(attrs, row[2:2 + n], strict=True):
+                if value is not None:
+                    setattr(rec, attr, share(value, value) if common else value)
+            if rec.id_clean is not None and rec.id_clean == rec.id18:
+                rec.id_clean = rec.id18  # the same number: one string
             if extra:
-                rec.extra = dict(zip(extra, row[2 + n:], strict=True))
+                rec.extra = {k: v if v is None or v.__class__ is bool else share(v, v)
+                             for k, v in zip(extra, row[2 + n:], strict=True)}
             if rec.birth_year is None and rec.birth is not None:
-                rec.birth_year = rec.birth.year
+                rec.birth_year = share(rec.birth.year, rec.birth.year)
             yield rec
