@@ -8,6 +8,7 @@ unlinked.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -129,31 +130,33 @@ def load_records(conn: Connection) -> list[LinkRecord]:
 
 
 #: Values that recur across many records (codes, dates, years, community names): each
-#: distinct one is kept once and shared, so a city's records do not each hold a copy.
+#: distinct one is kept once per column and shared, so a city's records do not each hold
+#: a copy (per column, so that equal values of different types — 1, True, Decimal(1) —
+#: are never exchanged).
 _SHARED = frozenset({"gender", "birth", "birth_year", "district", "community", "ps_status", "death_date"})
 
 
 def _iter_records(conn: Connection) -> Iterator[LinkRecord]:
-    shared: dict = {}
-    share = shared.setdefault
+    shared: dict[str, dict] = defaultdict(dict)
     for platform, resource in PERSON_RESOURCES:
         table = accepted_table(platform, resource)
         mapping = _COLUMNS[(platform, resource)]
         extra = _EXTRA.get((platform, resource), ())
         cols = [table.c.record_id, table.c.updated_at, *(table.c[c] for c in mapping), *(table.c[c] for c in extra)]
-        attrs = [(a, a in _SHARED) for a in mapping.values()]
+        attrs = [(a, shared[a].setdefault if a in _SHARED else None) for a in mapping.values()]
+        extra_share = [shared[f"extra.{k}"].setdefault for k in extra]
         n = len(attrs)
         q = select(*cols).where(table.c.deleted.is_(False)).order_by(table.c.record_id)
         for row in conn.execute(q).yield_per(10_000):
             rec = LinkRecord(0, platform, resource, row[0], row[1])
-            for (attr, common), value in zip(attrs, row[2:2 + n], strict=True):
+            for (attr, share), value in zip(attrs, row[2:2 + n], strict=True):
                 if value is not None:
-                    setattr(rec, attr, share(value, value) if common else value)
+                    setattr(rec, attr, share(value, value) if share else value)
             if rec.id_clean is not None and rec.id_clean == rec.id18:
                 rec.id_clean = rec.id18  # the same number: one string
             if extra:
-                rec.extra = {k: v if v is None or v.__class__ is bool else share(v, v)
-                             for k, v in zip(extra, row[2 + n:], strict=True)}
+                rec.extra = {k: v if v is None else sh(v, v)
+                             for k, sh, v in zip(extra, extra_share, row[2 + n:], strict=True)}
             if rec.birth_year is None and rec.birth is not None:
-                rec.birth_year = share(rec.birth.year, rec.birth.year)
+                rec.birth_year = shared["birth_year"].setdefault(rec.birth.year, rec.birth.year)
             yield rec
