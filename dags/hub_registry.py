@@ -8,7 +8,11 @@ decisions kept); ``publish`` makes that release the one consumers see, with a st
 flag for every source whose latest read failed or was held by quality. Readers see the
 previous publication or the new one, never a half-built registry.
 
-Params: ``window_start``/``window_end`` (``YYYY-MM-DD``) judge a period of one's choosing —
+Params: ``link_mode`` — ``auto`` (incremental: only what the day's changes touch is judged
+again, with the last full run's model; full when that model is ``HUB_LINK_FULL_AFTER_DAYS``
+old), ``full`` (estimate the model again, judge everything) or ``rebuild`` (judge and
+build everything with the stored model); ``window_start``/``window_end`` (``YYYY-MM-DD``)
+judge a period of one's choosing —
 a backfill of findings; by default the window runs from the earliest transaction to the
 platforms' as-of date. The logic lives in ``hub.pipeline``; ``hub run`` calls the same
 functions.
@@ -30,6 +34,8 @@ from hub.assets import ACCEPTED, FINDINGS, REGISTRY, RELEASE
     max_active_runs=1,
     tags=["hub", "registry"],
     params={
+        "link_mode": Param("auto", enum=["auto", "full", "rebuild"],
+                           description="auto: incremental where it can be; full: estimate the model again"),
         "window_start": Param(None, type=["null", "string"], description="first day judged (YYYY-MM-DD)"),
         "window_end": Param(None, type=["null", "string"], description="last day judged (YYYY-MM-DD)"),
     },
@@ -37,9 +43,11 @@ from hub.assets import ACCEPTED, FINDINGS, REGISTRY, RELEASE
 def hub_registry() -> None:
     @task(inlets=[ACCEPTED], outlets=[RELEASE], retries=1)
     def link() -> dict:
+        from airflow.sdk import get_current_context
+
         from hub.pipeline import link_step
 
-        return link_step()
+        return link_step(get_current_context()["params"].get("link_mode") or "auto")
 
     @task(inlets=[RELEASE], outlets=[FINDINGS], retries=1)
     def judge() -> int:

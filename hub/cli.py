@@ -76,12 +76,14 @@ def _exit_status(ingest_status: str, quality_status: str, strict: bool = False) 
     return 3 if degraded and strict else 0
 
 
-def _link(settings):  # noqa: ANN001, ANN202
-    from linking.run import link
+def _link(settings, mode: str = "auto"):  # noqa: ANN001, ANN202
+    from linking.run import LinkModeError, link
 
     _say("")
-    result = link(settings, progress=_say)
-    return result
+    try:
+        return link(settings, progress=_say, mode=mode)
+    except LinkModeError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 def _publish(rule_run: int | None):  # noqa: ANN202
@@ -165,12 +167,21 @@ def finding_decide(finding_id: str, decision: str, steward: str, reason: str | N
 
 
 @cli.command("link")
-def link_cmd() -> None:
+@click.option("--full", "mode", flag_value="full",
+              help="estimate the linkage model again and judge every record (default: incremental where it can be)")
+@click.option("--rebuild", "mode", flag_value="rebuild",
+              help="judge every record and build every golden record again, with the stored model")
+def link_cmd(mode: str | None) -> None:
     """Link the validated records into persons and publish the next registry release
-    (the subsidy rules are not judged: `hub judge`, or `hub run` for everything)."""
+    (the subsidy rules are not judged: `hub judge`, or `hub run` for everything).
+
+    A run is incremental — the last full run's model, only the records the changes since
+    can have touched judged again — unless there is none yet, or the model is
+    HUB_LINK_FULL_AFTER_DAYS old by the platforms' date (7); the result is the registry a
+    full run with that model would publish."""
     settings = get_settings()
     settings.ensure_home()
-    _link(settings)
+    _link(settings, mode or "auto")
     _publish(None)
 
 
@@ -517,6 +528,12 @@ def _registry_status(conn) -> None:  # noqa: ANN001
         click.echo(f"registry release {rel.release} published {rel.published_at:%Y-%m-%d %H:%M:%S} UTC "
                    f"(as of {rel.as_of or '-'}): {rel.persons:,} persons, {rel.links:,} linked records, "
                    f"{open_reviews:,} uncertain matches awaiting review")
+        mode = conn.execute(select(LinkRun.mode).where(LinkRun.id == rel.link_run_id)).scalar()
+        model_of = conn.execute(select(LinkRun.as_of).where(LinkRun.status == "published", LinkRun.mode == "full")
+                                .order_by(LinkRun.id.desc()).limit(1)).scalar()
+        if mode:
+            click.echo(f"  linked by a {mode} run; the linkage model was estimated by the full run as of "
+                       f"{model_of or '-'} (`hub link --full` estimates it again)")
     failed = conn.execute(select(LinkRun).where(LinkRun.status == "failed").order_by(LinkRun.id.desc())
                           .limit(1)).first()
     if failed is not None and (rel is None or failed.id > rel.link_run_id):

@@ -72,14 +72,15 @@ def validate_step(ingest_run_id: int | None) -> dict:
             "blocked": [f"{r.platform}/{r.resource}" for r in result.resources if r.status == "blocked"]}
 
 
-def link_step() -> dict:
+def link_step(mode: str = "auto") -> dict:
     """Link the registry's inputs into persons and publish the next release (see
-    ``linking.run``); the numbers go to the task log, without personal data."""
+    ``linking.run``: ``mode`` auto, full or rebuild); the numbers go to the task log,
+    without personal data."""
     from linking.run import link
 
     settings = get_settings()
     settings.ensure_home()
-    result = link(settings, progress=log.info)
+    result = link(settings, progress=log.info, mode=mode)
     return result.as_dict()
 
 

@@ -51,6 +51,10 @@ class HubSettings(BaseSettings):
     # it, when it probably describes somebody (at least ``review_at``), it waits for a steward.
     link_at: float = Field(default=0.99, gt=0.5, lt=1.0)
     review_at: float = Field(default=0.5, gt=0.0, lt=1.0)
+    # An incremental link run reuses the model of the last full run (and the decisions
+    # nothing has changed under) while the platforms' date is less than this many days
+    # after that run's; then the next run is full and estimates the model again.
+    link_full_after_days: int = Field(default=7, ge=0)
     # Subsidy rules: the effective-dated policy parameters (default: rules/policy.yaml),
     # and the first day judged (default: the earliest transaction date received).
     policy_file: Path | None = None

@@ -10,14 +10,14 @@ fixed column order and only the columns whose type needs conversion on this engi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, Table
+from sqlalchemy import Connection, Select, Table
 from sqlalchemy.engine import Dialect
 
-__all__ = ["Writer", "writer"]
+__all__ = ["Writer", "raw_rows", "result_processors", "writer"]
 
 
 def _q(name: str) -> str:
@@ -82,6 +82,31 @@ class Writer:
         conn.exec_driver_sql(f"INSERT INTO {_q(self.table)} ({cols}) SELECT {cols} FROM {_q(self.temp)} "
                              f"{self.conflict}")
         conn.exec_driver_sql(f"DELETE FROM {_q(self.temp)}")
+
+
+def raw_rows(conn: Connection, stmt: Select) -> Iterator[tuple[Any, ...]]:
+    """The rows of a select without parameters, as the DBAPI cursor returns them (plain
+    tuples, no result processing): reading the registry's million current links this way
+    takes a third of the time. Values come as the driver gives them — SQLite returns
+    dates, timestamps and booleans as text and integers; :func:`result_processors` says
+    what turns them into the columns' Python values, for a caller to apply (once per
+    distinct value, where values repeat)."""
+    compiled = stmt.compile(dialect=conn.dialect)
+    if compiled.params:
+        raise ValueError("raw_rows reads selects without parameters")
+    cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cur.execute(str(compiled))
+        while batch := cur.fetchmany(10_000):
+            yield from batch
+    finally:
+        cur.close()
+
+
+def result_processors(conn: Connection, stmt: Select) -> list[Callable[[Any], Any] | None]:
+    """Per selected column of ``stmt``, the function SQLAlchemy applies to a value the
+    driver returned on this engine (``None``: the value is used as it is)."""
+    return [c.type.dialect_impl(conn.dialect).result_processor(conn.dialect, None) for c in stmt.selected_columns]
 
 
 @lru_cache(maxsize=256)

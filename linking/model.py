@@ -46,6 +46,11 @@ class FSModel:
     iterations: int = 0
     pairs: int = 0
     notes: list[str] = field(default_factory=list)
+    #: The number of persons a record's candidates are drawn from (``N`` of
+    #: :func:`posteriors`), fixed when the model is estimated: every record of a run — and of
+    #: the incremental runs reusing this model — is judged against the same universe, so a
+    #: record's probability does not depend on when in the run, or in which run, it is judged.
+    persons: int = 1
 
     def weights(self) -> list[np.ndarray]:
         return [np.log2(m / u) for m, u in zip(self.m, self.u, strict=True)]
@@ -72,13 +77,30 @@ class FSModel:
         return out
 
     def to_dict(self) -> dict:
+        """The model as JSON-able data, exact (floats round-trip): :meth:`from_dict` gives
+        back a model that scores every pair the same, which incremental runs rely on."""
         return {
-            "prior": [round(float(x), 4) for x in self.prior], "iterations": self.iterations, "pairs": self.pairs, "notes": self.notes,
+            "prior": [float(x) for x in self.prior], "iterations": self.iterations, "pairs": self.pairs,
+            "persons": self.persons, "notes": self.notes,
             "comparisons": {
-                name: {lvl: {"m": round(float(m[i]), 5), "u": round(float(u[i]), 6)}
-                       for i, lvl in enumerate(levels)}
+                name: {lvl: {"m": float(m[i]), "u": float(u[i])} for i, lvl in enumerate(levels)}
                 for name, levels, m, u in zip(self.comparisons, self.levels, self.m, self.u, strict=True)},
         }
+
+    @classmethod
+    def from_dict(cls, data: dict, comparisons: Sequence[Comparison]) -> FSModel:
+        """The model :meth:`to_dict` wrote, for ``comparisons`` (which must be the ones it
+        was estimated over, level for level: otherwise :class:`ValueError`)."""
+        stored = data["comparisons"]
+        names = tuple(c.name for c in comparisons)
+        if tuple(stored) != names or any(tuple(stored[c.name]) != c.levels for c in comparisons):
+            raise ValueError("the stored linkage model was estimated over other comparisons "
+                             f"({', '.join(stored)}); estimate it again (a full link run)")
+        return cls(names, tuple(c.levels for c in comparisons),
+                   [np.array([stored[c.name][lvl]["m"] for lvl in c.levels]) for c in comparisons],
+                   [np.array([stored[c.name][lvl]["u"] for lvl in c.levels]) for c in comparisons],
+                   prior=np.array(data["prior"], dtype=float), iterations=data.get("iterations", 0),
+                   pairs=data.get("pairs", 0), notes=list(data.get("notes", [])), persons=data["persons"])
 
 
 def _frequencies(vectors: np.ndarray, k: int, n_levels: int, weights: np.ndarray | None = None) -> np.ndarray:
@@ -149,7 +171,8 @@ def estimate(comparisons: Sequence[Comparison], random_vectors: np.ndarray, labe
             m.append(_clip(start))
             notes.append(f"{names[k]}: m from EM only ({seen} labelled pairs)")
     n_class = int(group_class.max()) + 1 if len(group_class) else 1
-    model = FSModel(names, levels, m, u, prior=np.full(n_class, 0.5), pairs=len(candidate_vectors), notes=notes)
+    model = FSModel(names, levels, m, u, prior=np.full(n_class, 0.5), pairs=len(candidate_vectors), notes=notes,
+                    persons=max(n_persons, 1))
     if not len(candidate_vectors):
         return model
     for it in range(1, max_iterations + 1):

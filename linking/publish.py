@@ -16,6 +16,10 @@ and the other part gets a new one (a **split**). An id whose records all vanishe
 **History.** Only what changed is written: a person's version is replaced when its golden
 content (fields and provenance) changed, a link row when its person, method or confidence
 changed.
+
+**Incremental runs** do not build a golden record again when what it is built from — its
+records in their versions, and which of them are linked confidently — is what the
+current version was built from (``members_hash``). A full run builds every one.
 """
 
 from __future__ import annotations
@@ -24,15 +28,15 @@ import hashlib
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from sqlalchemy import Connection, Table, bindparam, func, insert, select, update
 
-from landing.bulk import writer
-from linking.resolve import Resolution
+from landing.bulk import raw_rows, writer
+from linking.resolve import Key, Resolution, StateRow
 from linking.survivorship import golden
-from schemas.registry import LinkReview, PersonLink, PersonVersion, RegistryRelease
+from schemas.registry import LinkReview, LinkState, PersonLink, PersonVersion, RegistryRelease
 
 __all__ = ["PublishResult", "publish"]
 
@@ -53,6 +57,17 @@ class PublishResult:
     links_written: int
     reviews: int
     person_ids: list[str | None]  # per Resolution.persons index
+    goldens_built: int = 0
+
+
+class _Current(NamedTuple):
+    """A person's current version, as far as publishing needs it."""
+
+    person_id: str
+    merged_into: str | None
+    id_card_no: str | None
+    content_hash: str | None
+    members_hash: str | None
 
 
 def _hash(content: dict[str, Any]) -> str:
@@ -65,14 +80,19 @@ def _new_id(n: int) -> str:
 
 
 def publish(conn: Connection, res: Resolution, link_run_id: int, as_of: date | None,
-            link_at: float = 0.99) -> PublishResult:
+            link_at: float = 0.99, *, incremental: bool = False,
+            previous_state: dict[Key, StateRow] | None = None) -> PublishResult:
+    """``incremental``: keep a golden record whose inputs did not change without building
+    it again; ``previous_state``: the ``link_state`` rows as they are (only what differs
+    from ``res.state`` is written)."""
     release = (conn.execute(select(func.max(RegistryRelease.release))).scalar() or 0) + 1
     pl, pv = PersonLink.__table__.c, PersonVersion.__table__.c
-    current_links = {(r.platform, r.resource, r.record_id): (r.person_id, r.confidence, r.method)
-                     for r in conn.execute(select(pl.platform, pl.resource, pl.record_id, pl.person_id,
-                                                  pl.confidence, pl.method).where(pl.valid_to.is_(None)))}
-    current_persons = {r.person_id: r for r in conn.execute(
-        select(pv.person_id, pv.merged_into, pv.id_card_no, pv.content_hash).where(pv.valid_to.is_(None)))}
+    current_links = {(p, r, i): (person, conf, how) for p, r, i, person, conf, how in raw_rows(
+        conn, select(pl.platform, pl.resource, pl.record_id, pl.person_id, pl.confidence, pl.method)
+        .where(pl.valid_to.is_(None)))}
+    current_persons = {r[0]: _Current(*r) for r in raw_rows(
+        conn, select(pv.person_id, pv.merged_into, pv.id_card_no, pv.content_hash, pv.members_hash)
+        .where(pv.valid_to.is_(None)))}
     live = {pid for pid, r in current_persons.items() if r.merged_into is None}
     max_id = conn.execute(select(func.max(pv.person_id))).scalar()
     counter = int(max_id[1:]) if max_id else 0
@@ -96,17 +116,24 @@ def publish(conn: Connection, res: Resolution, link_run_id: int, as_of: date | N
         if person_ids[c] is None and pid not in taken:
             person_ids[c] = pid
             taken.add(pid)
-    contents: dict[int, dict[str, Any]] = {}
     confident = {i for i, conf in enumerate(res.confidence) if conf >= link_at}
-    for c, members in clusters:
-        contents[c] = golden([records[i] for i in members], confident)
+    members_of = dict(clusters)
+    contents: dict[int, dict[str, Any]] = {}
+
+    def content_of(c: int) -> dict[str, Any]:
+        if c not in contents:
+            contents[c] = golden([records[i] for i in members_of[c]], confident)
+        return contents[c]
+
+    built_from = {c: _members_hash(records, members, confident) for c, members in clusters}
     by_number = {r.id_card_no: pid for pid, r in current_persons.items()
                  if pid in live and r.id_card_no and pid not in taken}
     new_ids = 0
     for c, _members in clusters:
         if person_ids[c] is not None:
             continue
-        pid = by_number.pop(contents[c].get("id_card_no"), None) if contents[c].get("id_card_no") else None
+        number = content_of(c).get("id_card_no")
+        pid = by_number.pop(number, None) if number else None
         if pid is None or pid in taken:
             counter += 1
             pid = _new_id(counter)
@@ -127,16 +154,25 @@ def publish(conn: Connection, res: Resolution, link_run_id: int, as_of: date | N
     # --- person versions
     new_versions: list[dict[str, Any]] = []
     close: list[str] = []
+    restamp: list[dict[str, str]] = []  # the same golden record, built from other versions
     for c, _members in clusters:
         pid = person_ids[c]
-        content = {"person_id": pid, **contents[c]}
-        h = _hash(content)
         cur = current_persons.get(pid)  # type: ignore[arg-type]
-        if cur is not None and cur.content_hash == h and cur.merged_into is None:
+        live_now = cur is not None and cur.merged_into is None
+        if incremental and live_now and cur.members_hash == built_from[c]:
+            continue  # built from exactly what it was built from last time
+        content = {"person_id": pid, **content_of(c)}
+        h = _hash(content)
+        if live_now and cur.content_hash == h:
+            if cur.members_hash != built_from[c]:
+                restamp.append({"p": pid, "m": built_from[c]})  # type: ignore[dict-item]
             continue
         if cur is not None:
             close.append(pid)  # type: ignore[arg-type]
-        new_versions.append(_version_row(pid, release, content, h))  # type: ignore[arg-type]
+        new_versions.append(_version_row(pid, release, content, h, built_from[c]))  # type: ignore[arg-type]
+    if restamp:
+        conn.execute(update(PersonVersion).where(pv.person_id == bindparam("p"), pv.valid_to.is_(None))
+                     .values(members_hash=bindparam("m")), restamp)
     for pid, survivor in merged.items():
         close.append(pid)
         new_versions.append({"person_id": pid, "valid_from": release, "valid_to": None, "merged_into": survivor,
@@ -195,23 +231,52 @@ def publish(conn: Connection, res: Resolution, link_run_id: int, as_of: date | N
     if reviews:
         conn.execute(insert(LinkReview), reviews)
 
+    _write_state(conn, res.state, previous_state)
+
     conn.execute(insert(RegistryRelease).values(release=release, link_run_id=link_run_id,
                                                 published_at=datetime.now(UTC), as_of=as_of,
                                                 persons=len(clusters), links=linked))
     return PublishResult(release, len(clusters), linked, len(records) - linked, new_ids,
                          len(clusters) - new_ids, len(merged), len(retired), len(new_versions), len(link_rows),
-                         len(reviews), person_ids)
+                         len(reviews), person_ids, len(contents))
 
 
 _LINK_COLS = ("platform", "resource", "record_id", "valid_from", "valid_to", "person_id", "confidence", "method")
 
 
-def _version_row(pid: str, release: int, content: dict[str, Any], h: str) -> dict[str, Any]:
+def _version_row(pid: str, release: int, content: dict[str, Any], h: str, members_hash: str) -> dict[str, Any]:
     return {"person_id": pid, "valid_from": release, "valid_to": None, "merged_into": None,
             "id_card_no": content.get("id_card_no"), "name": content.get("name"), "gender": content.get("gender"),
             "birth_date": content.get("birth_date"), "district_code": content.get("district_code"),
             "status": content.get("status"), "death_date": content.get("death_date"),
-            "content": _json(content), "content_hash": h}
+            "content": _json(content), "content_hash": h, "members_hash": members_hash}
+
+
+def _members_hash(records: list, members: list[int], confident: set[int]) -> str:
+    """What a golden record is built from: its records in order, each one's version and
+    whether it is linked confidently."""
+    text = "\n".join(f"{r.platform}/{r.resource}/{r.record_id}/{r.batch}/{i in confident:d}"
+                     for i in members for r in (records[i],))
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
+_STATE_COLS = ("platform", "resource", "record_id", "batch_id", "candidates", "person_sig", "confidence", "method")
+
+
+def _write_state(conn: Connection, state: dict[Key, StateRow], previous: dict[Key, StateRow] | None) -> None:
+    """Make ``link_state`` hold ``state``, writing only the rows that differ from
+    ``previous`` (its current rows; ``None``: replace them all)."""
+    ls = LinkState.__table__.c
+    if previous is None:
+        conn.execute(LinkState.__table__.delete())
+        previous = {}
+    gone = [k for k, row in previous.items() if state.get(k) != row]
+    if gone:
+        conn.execute(LinkState.__table__.delete().where(
+            ls.platform == bindparam("p"), ls.resource == bindparam("r"), ls.record_id == bindparam("i")),
+            [{"p": k[0], "r": k[1], "i": k[2]} for k in gone])
+    rows = [(*k, *row) for k, row in state.items() if previous.get(k) != row]
+    writer(conn, LinkState.__table__, _STATE_COLS).write(conn, rows)
 
 
 def _json(content: dict[str, Any]) -> str:
@@ -226,8 +291,9 @@ def _bulk(conn: Connection, table: Table, rows: list[dict[str, Any]], prebound: 
     ``prebound`` columns hold values already in the database's form (JSON text)."""
     if not rows:
         return
-    cols = [c.name for c in table.columns if c.name in rows[0]]
-    writer(conn, table, cols, prebound=prebound).write(conn, ([r[c] for c in cols] for r in rows))
+    given = set().union(*rows)  # (a redirect's row names fewer columns than a golden record's)
+    cols = [c.name for c in table.columns if c.name in given]
+    writer(conn, table, cols, prebound=prebound).write(conn, ([r.get(c) for c in cols] for r in rows))
 
 
 def _close(conn: Connection, model: type, key_col: Any, keys: list[str], release: int) -> None:

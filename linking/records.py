@@ -9,12 +9,15 @@ unlinked.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
+from operator import attrgetter
+from typing import Any
 
 from sqlalchemy import Connection, select
 
+from landing.bulk import raw_rows, result_processors
 from landing.normalize import id_birth_date, id_gender
 from schemas.staging import accepted_table
 
@@ -75,6 +78,7 @@ class LinkRecord:
     resource: str
     record_id: str
     updated_at: object = None
+    batch: int = 0  # the ingest batch of the accepted version: a new version, a new batch
     id18: str | None = None  # a valid 18-character ID number, else None
     id_clean: str | None = None  # the cleaned number even when invalid (for repair)
     name: str | None = None
@@ -137,26 +141,62 @@ _SHARED = frozenset({"gender", "birth", "birth_year", "district", "community", "
 
 
 def _iter_records(conn: Connection) -> Iterator[LinkRecord]:
+    """Rows straight from the driver (``landing.bulk.raw_rows``): SQLAlchemy's per-row
+    result processing was most of the reading time. A value that needs converting (a date
+    SQLite returns as text) is converted once per distinct value of a shared column."""
     shared: dict[str, dict] = defaultdict(dict)
     for platform, resource in PERSON_RESOURCES:
         table = accepted_table(platform, resource)
         mapping = _COLUMNS[(platform, resource)]
         extra = _EXTRA.get((platform, resource), ())
-        cols = [table.c.record_id, table.c.updated_at, *(table.c[c] for c in mapping), *(table.c[c] for c in extra)]
-        attrs = [(a, shared[a].setdefault if a in _SHARED else None) for a in mapping.values()]
-        extra_share = [shared[f"extra.{k}"].setdefault for k in extra]
-        n = len(attrs)
-        q = select(*cols).where(table.c.deleted.is_(False)).order_by(table.c.record_id)
-        for row in conn.execute(q).yield_per(10_000):
-            rec = LinkRecord(0, platform, resource, row[0], row[1])
-            for (attr, share), value in zip(attrs, row[2:2 + n], strict=True):
-                if value is not None:
-                    setattr(rec, attr, share(value, value) if share else value)
+        cols = [table.c.record_id, table.c.updated_at, table.c.batch_id, *(table.c[c] for c in mapping),
+                *(table.c[c] for c in extra)]
+        # in record-id order, sorted here: the database's ORDER BY walks the primary-key
+        # index row by row (SQLite) or follows its collation (PostgreSQL), and a run must
+        # see the records in the same order on either
+        q = select(*cols).where(table.c.deleted.is_(False))
+        procs = result_processors(conn, q)
+        n = len(mapping)
+        # per column: (attribute, the shared values by what the driver returned, converter)
+        plan = [(a, shared[a] if a in _SHARED else None, proc)
+                for a, proc in zip(mapping.values(), procs[3:3 + n], strict=True)]
+        extra_plan = [(shared[f"extra.{k}"], proc) for k, proc in zip(extra, procs[3 + n:], strict=True)]
+        when, batches = procs[1], shared["batch"]
+        out: list[LinkRecord] = []
+        for row in raw_rows(conn, q):
+            t, b = row[1], row[2]
+            rec = LinkRecord(0, platform, resource, row[0], when(t) if when and t is not None else t,
+                             batches.setdefault(b, b))
+            for (attr, seen, proc), value in zip(plan, row[3:3 + n], strict=True):
+                if value is None:
+                    continue
+                if seen is not None:
+                    v = seen.get(value)
+                    if v is None:
+                        v = seen[value] = proc(value) if proc else value
+                    value = v
+                elif proc is not None:
+                    value = proc(value)
+                setattr(rec, attr, value)
             if rec.id_clean is not None and rec.id_clean == rec.id18:
                 rec.id_clean = rec.id18  # the same number: one string
             if extra:
-                rec.extra = {k: v if v is None else sh(v, v)
-                             for k, sh, v in zip(extra, extra_share, row[2 + n:], strict=True)}
+                rec.extra = {k: _shared(seen, proc, v)
+                             for k, (seen, proc), v in zip(extra, extra_plan, row[3 + n:], strict=True)}
             if rec.birth_year is None and rec.birth is not None:
                 rec.birth_year = shared["birth_year"].setdefault(rec.birth.year, rec.birth.year)
-            yield rec
+            out.append(rec)
+        out.sort(key=_record_id)
+        yield from out
+
+
+_record_id = attrgetter("record_id")
+
+
+def _shared(seen: dict, proc: Callable[[Any], Any] | None, value: Any) -> Any:  # noqa: ANN401
+    if value is None:
+        return None
+    v = seen.get(value)
+    if v is None:
+        v = seen[value] = proc(value) if proc else value
+    return v

@@ -25,6 +25,16 @@ The passes, each guarding the one before:
    the platforms' as-of date (or on their date of death); otherwise their records are
    linked to nobody.
 
+**Incremental runs** (``model`` and ``previous`` given) reuse what a record's decision
+depends on. Anchors decide who the persons are, so passes 1, 2 and the anchors of pass 3
+run in full every time (they are the cheap part: no model to estimate, few broken
+anchors). A record the model judged last time keeps that decision when its version is
+the same and so are its candidates — the same persons, each with the same anchor records
+in the same versions (a *signature* per person) — because then every comparison, the
+model (fixed, with its universe ``N``) and so the probabilities are the same. Everything
+else is judged again. The result equals a full run with the same model on the same
+records.
+
 Clustering stays sane because records only ever join persons: two persons are never
 chained together through a third record, and two different trustworthy ID numbers are
 never merged by the model. Stewards' decisions (``must_link``/``cannot_link`` between a
@@ -33,9 +43,10 @@ record and a record of the person) override every pass.
 
 from __future__ import annotations
 
+import hashlib
 import random
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -46,9 +57,15 @@ from linking.model import NULL, FSModel, estimate, posteriors
 from linking.names import name_key
 from linking.records import PERSON_RESOURCES, LinkRecord
 
-__all__ = ["Decision", "Resolution", "ReviewItem", "resolve"]
+__all__ = ["Decision", "Resolution", "ReviewItem", "StateRow", "resolve"]
 
 Key = tuple[str, str, str]
+#: What a run decided for a record the model judged: (batch of its version, signature of
+#: its candidates, signature of the person it joined or None, confidence, method).
+StateRow = tuple[int, str, str | None, float, str]
+#: Decisions an incremental run may reuse (a review item is always judged again, so the
+#: queue is rebuilt whole; a steward's ruling always goes through the judge).
+_REUSABLE = frozenset({"probabilistic", "unmatched"})
 
 
 @dataclass(frozen=True)
@@ -79,6 +96,8 @@ class Resolution:
     model: FSModel | None
     review: list[ReviewItem] = field(default_factory=list)
     stats: dict[str, int] = field(default_factory=dict)
+    #: the model's decisions before the elders-only filter, for the next incremental run
+    state: dict[Key, StateRow] = field(default_factory=dict)
 
 
 _CLASS = {key: i for i, key in enumerate(PERSON_RESOURCES)}
@@ -150,8 +169,14 @@ def _trusted(r: LinkRecord) -> bool:
 
 def resolve(records: list[LinkRecord], as_of: date, *, decisions: Iterable[Decision] = (),
             link_at: float = 0.99, review_at: float = 0.5, seed: int = 0,
-            progress: Callable[[str], None] | None = None) -> Resolution:
+            progress: Callable[[str], None] | None = None, model: FSModel | None = None,
+            previous: Mapping[Key, StateRow] | None = None) -> Resolution:
+    """``model``: score with this model instead of estimating one from ``records``;
+    ``previous``: the state of the last run (:attr:`Resolution.state`), whose decisions are
+    reused where nothing they depend on changed — only together with that run's model."""
     say = progress or (lambda _m: None)
+    if previous is not None and model is None:
+        raise ValueError("reusing a previous run's decisions needs that run's model")
     n = len(records)
     person_of: list[int | None] = [None] * n
     confidence = [0.0] * n
@@ -200,24 +225,17 @@ def resolve(records: list[LinkRecord], as_of: date, *, decisions: Iterable[Decis
         f"{len(labelled):,} records linked by ID number, "
         f"{len(residue_anchors) + len(residue):,} left for probabilistic linking")
 
-    # 3. the model, estimated from this data
-    rng = random.Random(seed)
-    labelled_v = _vectors([(records[i], P.profiles[p]) for i, p in _sample(labelled, 20_000, rng)])
-    if len(labelled_v):
-        labelled_v[:, 0] = NULL  # these pairs agree on the number by construction
-    if P.members:
-        rand_pairs = [(records[rng.randrange(n)], P.profiles[rng.randrange(len(P.members))])
-                      for _ in range(min(50_000, 10 * n))]
+    # 3. the model, estimated from this data (or the one given)
+    cand: list[tuple[LinkRecord, int]] = []
+    cand_v = np.zeros((0, len(COMPARISONS)), dtype=np.int8)
+    if model is None:
+        model, cand, cand_v = _estimate(records, P, residue_anchors + residue, labelled, seed)
+        say(f"linking: model estimated from {min(len(labelled), 20_000):,} ID-linked pairs, "
+            f"{min(50_000, 10 * n) if P.members else 0:,} random pairs and {len(cand_v):,} candidate pairs "
+            f"({model.iterations} EM iterations)")
     else:
-        rand_pairs = []
-    random_v = _vectors(rand_pairs)
-    cand = [(r, pid) for r in residue_anchors + residue for pid in sorted(P.candidates(r))]
-    cand_v = _vectors([(r, P.profiles[pid]) for r, pid in cand])
-    groups = np.asarray([r.idx for r, _ in cand], dtype=np.int64)
-    record_class = np.asarray([_CLASS[(r.platform, r.resource)] for r in records], dtype=np.int64)
-    model = estimate(COMPARISONS, random_v, labelled_v, cand_v, groups, record_class, len(P.members))
-    say(f"linking: model estimated from {len(labelled_v):,} ID-linked pairs, {len(random_v):,} random "
-        f"pairs and {len(cand_v):,} candidate pairs ({model.iterations} EM iterations)")
+        say(f"linking: the stored model (estimated over {model.persons:,} persons)")
+    n_persons = model.persons
 
     review: list[ReviewItem] = []
     # The candidate pairs' vectors, scored again below: reused while the person's profile
@@ -241,8 +259,9 @@ def resolve(records: list[LinkRecord], as_of: date, *, decisions: Iterable[Decis
             vs[fresh] = _vectors([(rs[pairs[k][0]], P.profiles[pairs[k][1]]) for k in fresh.tolist()])
         return vs
 
-    def judge(rs: list[LinkRecord]) -> list[tuple[int | None, float, str]]:
-        """Decide many records at once: one vectorised scoring of all their candidate pairs."""
+    def judge(rs: list[LinkRecord], cands: list[list[int]] | None = None) -> list[tuple[int | None, float, str]]:
+        """Decide many records at once: one vectorised scoring of all their candidate
+        pairs (``cands``: each record's candidates in the order to score them, when known)."""
         out: list[tuple[int | None, float, str]] = [(None, 0.0, "unmatched")] * len(rs)
         pairs: list[tuple[int, int]] = []  # (position in rs, person)
         for j, r in enumerate(rs):
@@ -250,7 +269,7 @@ def resolve(records: list[LinkRecord], as_of: date, *, decisions: Iterable[Decis
                 out[j] = (person_of[must[r.idx]], 1.0, "steward")
                 continue
             banned = cannot.get(r.idx)
-            for p in sorted(P.candidates(r)):
+            for p in (cands[j] if cands is not None else sorted(P.candidates(r))):
                 if not (banned and banned & set(P.members[p])):
                     pairs.append((j, p))
         if not pairs:
@@ -258,7 +277,7 @@ def resolve(records: list[LinkRecord], as_of: date, *, decisions: Iterable[Decis
         vs = vectors(rs, pairs)
         g = np.asarray([j for j, _ in pairs], dtype=np.int64)
         cls = np.asarray([_CLASS[(r.platform, r.resource)] for r in rs], dtype=np.int64)
-        probs = posteriors(model.score(vs), g, model.prior[cls], len(P.members))
+        probs = posteriors(model.score(vs), g, model.prior[cls], n_persons)
         starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
         ends = np.r_[starts[1:], len(g)]
         for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
@@ -299,8 +318,37 @@ def resolve(records: list[LinkRecord], as_of: date, *, decisions: Iterable[Decis
         P.add_anchor(pid, r)
         changed.add(pid)
         person_of[r.idx], confidence[r.idx], method[r.idx] = pid, conf, how
-    for r, (pid, conf, how) in zip(residue, judge(residue), strict=True):
+    # the rest: leaves, which change no person. Each is scored against its candidates in
+    # the order of their signatures, so a run numbering the persons otherwise scores alike.
+    sigs = [_signature([records[i] for i in m]) for m in P.members]
+    by_sig = {sg: p for p, sg in enumerate(sigs)}
+    state: dict[Key, StateRow] = {}
+    todo: list[LinkRecord] = []
+    todo_cands: list[list[int]] = []
+    todo_csig: list[str] = []
+    reused = 0
+    for r in residue:
+        cands = sorted(P.candidates(r), key=sigs.__getitem__)
+        decided = r.idx in must or r.idx in cannot
+        # (a decision a steward made is part of what the record was judged under: when it
+        # is withdrawn, the record is judged again)
+        csig = _digest("\n".join([*(sigs[p] for p in cands), *(["steward"] if decided else [])]))
+        prev = previous.get(r.key) if previous is not None else None
+        if (prev is not None and not decided and prev[0] == r.batch and prev[1] == csig and prev[4] in _REUSABLE
+                and (prev[2] is None or prev[2] in by_sig)):
+            pid = by_sig[prev[2]] if prev[2] is not None else None
+            person_of[r.idx], confidence[r.idx], method[r.idx] = pid, prev[3], prev[4]
+            state[r.key] = prev
+            reused += 1
+            continue
+        todo.append(r)
+        todo_cands.append(cands)
+        todo_csig.append(csig)
+    if previous is not None:
+        say(f"linking: {reused:,} decisions reused, {len(todo):,} records judged again")
+    for r, csig, (pid, conf, how) in zip(todo, todo_csig, judge(todo, todo_cands), strict=True):
         person_of[r.idx], confidence[r.idx], method[r.idx] = pid, conf, how
+        state[r.key] = (r.batch, csig, sigs[pid] if pid is not None else None, conf, how)
 
     # 4. elders only
     persons = [list(m) for m in P.members]
@@ -320,7 +368,42 @@ def resolve(records: list[LinkRecord], as_of: date, *, decisions: Iterable[Decis
     for m in method:
         stats[m] += 1
     stats["persons"] = sum(1 for p in persons if p)
-    return Resolution(records, person_of, confidence, method, persons, model, review, dict(stats))
+    if previous is not None:
+        stats["reused"] = reused
+    return Resolution(records, person_of, confidence, method, persons, model, review, dict(stats), state)
+
+
+def _estimate(records: list[LinkRecord], P: _Persons, residue: list[LinkRecord],  # noqa: N803
+              labelled: list[tuple[int, int]], seed: int) -> tuple[FSModel, list[tuple[LinkRecord, int]], np.ndarray]:
+    """The model, estimated from this run's records: ``m`` from the ID-linked pairs, ``u``
+    from random pairs, EM over the candidate pairs of the records left (returned with
+    their vectors, which the judge reuses)."""
+    n = len(records)
+    rng = random.Random(seed)
+    labelled_v = _vectors([(records[i], P.profiles[p]) for i, p in _sample(labelled, 20_000, rng)])
+    if len(labelled_v):
+        labelled_v[:, 0] = NULL  # these pairs agree on the number by construction
+    if P.members:
+        rand_pairs = [(records[rng.randrange(n)], P.profiles[rng.randrange(len(P.members))])
+                      for _ in range(min(50_000, 10 * n))]
+    else:
+        rand_pairs = []
+    random_v = _vectors(rand_pairs)
+    cand = [(r, pid) for r in residue for pid in sorted(P.candidates(r))]
+    cand_v = _vectors([(r, P.profiles[pid]) for r, pid in cand])
+    groups = np.asarray([r.idx for r, _ in cand], dtype=np.int64)
+    record_class = np.asarray([_CLASS[(r.platform, r.resource)] for r in records], dtype=np.int64)
+    model = estimate(COMPARISONS, random_v, labelled_v, cand_v, groups, record_class, len(P.members))
+    return model, cand, cand_v
+
+
+def _digest(text: str) -> str:
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
+def _signature(anchors: list[LinkRecord]) -> str:
+    """A person as the model sees them: their anchor records and those records' versions."""
+    return _digest("\n".join(sorted(f"{r.platform}/{r.resource}/{r.record_id}/{r.batch}" for r in anchors)))
 
 
 def _sample(items: list, k: int, rng: random.Random) -> list:

@@ -15,7 +15,10 @@ valid_to > R)``, and "on date X" is the last release published before X.
 * ``link_review`` — uncertain matches waiting for a steward, with the score explained.
 * ``link_decision`` — a steward's must-link / cannot-link between two source records;
   every later run respects it.
-* ``link_run`` — one linking run: counts, the model's parameters, timing.
+* ``link_run`` — one linking run: full or incremental, counts, the model's parameters, timing.
+* ``link_state`` — what the last run decided for each record linked by the model, and
+  over which candidates (their signatures): an incremental run reuses the decision of a
+  record whose version and candidates are unchanged.
 * ``publication`` — what consumers see: each row makes one registry release (and the
   findings judged over it) the published one; the newest row is current. A rollback is a
   new row pointing at an earlier release. ``sources`` says, per platform and resource,
@@ -34,7 +37,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from schemas.base import Base, UTCDateTime
 from schemas.landing import BigId
 
-__all__ = ["LinkDecision", "LinkReview", "LinkRun", "PersonLink", "PersonVersion", "Publication", "RegistryRelease"]
+__all__ = ["LinkDecision", "LinkReview", "LinkRun", "LinkState", "PersonLink", "PersonVersion", "Publication", "RegistryRelease"]
 
 
 class LinkRun(Base):
@@ -49,6 +52,7 @@ class LinkRun(Base):
     stats: Mapped[dict | None] = mapped_column(JSON)
     model: Mapped[dict | None] = mapped_column(JSON)
     error: Mapped[str | None] = mapped_column(Text)
+    mode: Mapped[str | None] = mapped_column(String(16))  # full, incremental
 
 
 class RegistryRelease(Base):
@@ -80,6 +84,9 @@ class PersonVersion(Base):
     #: json column is parsed again for each path read (13 paths of 2.3 M records: 45 s)
     content: Mapped[dict | None] = mapped_column(JSON().with_variant(JSONB(), "postgresql"))
     content_hash: Mapped[str | None] = mapped_column(String(32))
+    #: what the golden record was built from (its records, their versions, which were
+    #: linked confidently): an incremental run does not build it again while this holds
+    members_hash: Mapped[str | None] = mapped_column(String(32))
 
     __table_args__ = (
         Index("ix_person_version_current", "valid_to", "person_id"),
@@ -103,6 +110,25 @@ class PersonLink(Base):
         Index("ix_person_link_person", "person_id", "valid_to"),
         Index("ix_person_link_current", "valid_to"),
     )
+
+
+class LinkState(Base):
+    """Per record the model judged (not an anchor, not linked by its ID number): the
+    version judged (``batch_id`` of its accepted row), the signature of its candidate
+    persons (a hash over each candidate's anchor records and their versions), and the
+    decision before the elders-only filter (``person_sig``: the signature of the person it
+    joined)."""
+
+    __tablename__ = "link_state"
+
+    platform: Mapped[str] = mapped_column(String(32), primary_key=True)
+    resource: Mapped[str] = mapped_column(String(48), primary_key=True)
+    record_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    batch_id: Mapped[int] = mapped_column(BigId)
+    candidates: Mapped[str] = mapped_column(String(32))
+    person_sig: Mapped[str | None] = mapped_column(String(32))
+    confidence: Mapped[float] = mapped_column(Float)
+    method: Mapped[str] = mapped_column(String(16))
 
 
 class LinkReview(Base):

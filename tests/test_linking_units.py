@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
+import numpy as np
 import pytest
 
 from linking.comparisons import COMPARISONS, Comparison, ComparisonError, Profile, id_repairs
+from linking.model import FSModel
 from linking.names import homophones, name_key
 from linking.records import LinkRecord
 from linking.resolve import Decision, age_on, resolve
@@ -384,3 +386,76 @@ def test_linking_runs_with_the_cyclic_collector_paused_and_restores_it(monkeypat
         assert not gc.isenabled()
         raise RuntimeError("a failed run")
     assert gc.isenabled()
+
+
+# -------------------------------------------------------------------------- incremental
+
+def _outcome(res) -> dict:  # noqa: ANN001
+    """A resolution as keys: who each record is linked to (by the person's first anchor),
+    how, how confidently; and the review queue."""
+    first = {p: res.records[m[0]].key for p, m in enumerate(res.persons) if m}
+    links = {r.key: (first.get(res.person_of[r.idx]), res.method[r.idx], round(res.confidence[r.idx], 9))
+             for r in res.records}
+    review = sorted((res.records[it.record].key, first[it.person], round(it.probability, 9)) for it in res.review)
+    return {"links": links, "review": review}
+
+
+def test_an_incremental_resolution_equals_a_full_one_with_the_same_model() -> None:
+    day1 = indexed(_world())
+    first = resolve(day1, AS_OF)
+    assert first.state and all(row[0] == 0 for row in first.state.values())
+    # the model as stored and read back
+    model = FSModel.from_dict(first.model.to_dict(), COMPARISONS)
+
+    day2 = [r for r in _world() if r.key not in {("civil_affairs", "elders", "E9"), ("property_mgmt", "service-orders", "O9")}]
+    by_key = {r.key: r for r in day2}
+    p0, p7 = by_key[("public_security", "residents", "R0")], by_key[("public_security", "residents", "R7")]
+    # a new version of an anchor: person 7 changes name (their order must be judged again)
+    p7.name, p7.batch = "欧阳" + p7.name[1:], 2
+    by_key[("civil_affairs", "elders", "E7")].name = p7.name
+    by_key[("civil_affairs", "elders", "E7")].batch = 2
+    # a new version of an order: another phone
+    by_key[("property_mgmt", "service-orders", "O5")].phone, by_key[("property_mgmt", "service-orders", "O5")].batch = \
+        "13999990000", 2
+    # a newcomer as like person 0 as a different person can be: person 0's order now has a rival
+    twin = id_number("370299", p0.birth.strftime("%Y%m%d"), 777 if p0.gender == "M" else 778)
+    newcomer = [ps("R-new", twin, p0.name, p0.birth, p0.gender, batch=2),
+                ca("E-new", twin, p0.name, p0.birth, p0.gender, batch=2),
+                rec("health", "family-doctor-contracts", "C-new", name="钱多多", birth=date(1944, 4, 4), gender="M",
+                    batch=2)]
+    day2 = indexed(day2 + newcomer)
+
+    full = resolve(day2, AS_OF, model=model)
+    inc = resolve(day2, AS_OF, model=model, previous=first.state)
+    assert _outcome(inc) == _outcome(full)
+    assert inc.state == full.state
+    # most decisions were reused; the ones a change touched were made again
+    judged = len(full.state)
+    assert 0.8 * judged < inc.stats["reused"] < judged
+    # person 0's order now has a rival sharing name and birth year: less certain than before
+    order0 = ("property_mgmt", "service-orders", "O0")
+    assert inc.state[order0][1] != first.state[order0][1]
+    assert _outcome(inc)["links"][order0][2] < _outcome(first)["links"][order0][2]
+    assert _outcome(inc)["links"][("property_mgmt", "service-orders", "O7")] != \
+        _outcome(first)["links"][("property_mgmt", "service-orders", "O7")]
+
+
+def test_a_stored_model_reads_back_exactly_and_only_for_its_comparisons() -> None:
+    model = resolve(indexed(_world()), AS_OF).model
+    back = FSModel.from_dict(model.to_dict(), COMPARISONS)
+    assert back.persons == model.persons == 120
+    for a, b in zip(model.m + model.u, back.m + back.u, strict=True):
+        assert np.array_equal(a, b)
+    assert np.array_equal(model.prior, back.prior)
+    with pytest.raises(ValueError, match="other comparisons"):
+        FSModel.from_dict(model.to_dict(), COMPARISONS[:-1])
+
+
+def test_a_withdrawn_steward_decision_has_its_record_judged_again() -> None:
+    records = indexed(_world())
+    order, home = ("property_mgmt", "service-orders", "O3"), ("public_security", "residents", "R3")
+    kept_apart = resolve(records, AS_OF, decisions=[Decision(order, home, "cannot_link")])
+    assert _person_of(kept_apart, order) != _person_of(kept_apart, home)
+    inc = resolve(records, AS_OF, model=kept_apart.model, previous=kept_apart.state)  # the decision withdrawn
+    assert _outcome(inc) == _outcome(resolve(records, AS_OF, model=kept_apart.model))
+    assert _person_of(inc, order) == _person_of(inc, home)

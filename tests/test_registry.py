@@ -11,9 +11,12 @@ import pytest
 from sqlalchemy import insert, select, update
 
 from hub.db import get_engine
-from linking.run import link
+from landing.bulk import raw_rows
+from linking.records import load_records
+from linking.run import LinkModeError, link
 from registry.read import iter_persons, resolve_id
-from schemas.registry import LinkDecision, LinkReview, PersonLink
+from schemas.landing import IngestBatch
+from schemas.registry import LinkDecision, LinkReview, LinkRun, LinkState, PersonLink
 from schemas.staging import accepted_table
 from tests.world import id_number
 
@@ -23,12 +26,13 @@ _n = 0
 
 def put(engine, platform: str, resource: str, record_id: str, *, deleted: bool = False,  # noqa: ANN001
         updated_at: datetime = T0, **cols) -> None:
-    """Write (or overwrite) a record of the registry's inputs, as the quality gate would."""
+    """Write (or overwrite) a record of the registry's inputs, as the quality gate would
+    (each version from a batch of its own: a new version always arrives in a new batch)."""
     global _n
     _n += 1
     table = accepted_table(platform, resource)
     row = {"record_id": record_id, "updated_at": updated_at, "deleted": deleted, "version_hash": f"h{_n}",
-           "batch_id": 1, "issues": None, **cols}
+           "batch_id": _n, "issues": None, **cols}
     with engine.begin() as conn:
         conn.execute(table.delete().where(table.c.record_id == record_id))
         conn.execute(insert(table).values(**row))
@@ -110,10 +114,12 @@ def test_a_corrected_number_merges_two_persons_and_the_old_id_redirects(settings
     links = current(engine)
     survivor, extra = links[("public_security", "residents", "R4")], links[("civil_affairs", "elders", "E-second")]
     assert survivor != extra
-    # the platform corrects the record: now it is plainly the same person
+    # the platform corrects the record: now it is plainly the same person (and, in the
+    # same release, another person's golden record changes: both kinds of version at once)
     elder(engine, "E-second", id18, name, born, sex, updated_at=T0 + timedelta(days=1))
+    elder(engine, "E7", pop[7][0], pop[7][1], pop[7][2], pop[7][3], phone="13912345678")
     result = link(settings)
-    assert result.published.merged_ids == 1
+    assert result.published.merged_ids == 1 and result.published.versions_written >= 2
     assert current(engine)[("civil_affairs", "elders", "E-second")] == survivor
     with engine.connect() as conn:
         assert resolve_id(conn, extra) == survivor
@@ -323,3 +329,116 @@ def test_a_publication_says_which_sources_are_stale(settings, engine) -> None:  
     assert src["property_mgmt/service-orders"]["last_good"] is None
     assert "quality" in src["civil_affairs/benefits"]["reason"]
     assert src["health/death-certificates"]["reason"] == "never read"
+
+
+def _published(engine) -> dict:  # noqa: ANN001
+    """Everything a release says: current links (person, method, confidence), golden
+    records, the open review queue and the linker's state."""
+    pl, ls = PersonLink.__table__.c, LinkState.__table__.c
+    with engine.connect() as conn:
+        links = {(r[0], r[1], r[2]): (r[3], r[4], r[5]) for r in conn.execute(
+            select(pl.platform, pl.resource, pl.record_id, pl.person_id, pl.method, pl.confidence)
+            .where(pl.valid_to.is_(None)))}
+        review = sorted((r.record_id, r.person_id, r.probability) for r in conn.execute(
+            select(LinkReview).where(LinkReview.status == "open")))
+        state = {(r[0], r[1], r[2]): tuple(r[3:]) for r in conn.execute(select(
+            ls.platform, ls.resource, ls.record_id, ls.batch_id, ls.candidates, ls.person_sig, ls.confidence,
+            ls.method))}
+    return {"links": links, "persons": persons(engine), "review": review, "state": state}
+
+
+def _order(engine, rid: str, id18: str, name: str, born: date, phone: str) -> None:  # noqa: ANN001
+    put(engine, "property_mgmt", "service-orders", rid, resident_name=name, resident_phone=phone,
+        resident_id_prefix=id18[:6], resident_id_suffix=id18[14:], resident_birth_year=born.year,
+        community_name="八大湖小区")
+
+
+def test_an_incremental_run_publishes_what_a_rebuild_with_its_model_would(settings, engine) -> None:  # noqa: ANN001
+    pop = population(engine, 10)
+    for k, (id18, name, born, _sex) in enumerate(pop):
+        _order(engine, f"O{k}", id18, name, born, f"1380000{k:04d}")
+    put(engine, "health", "family-doctor-contracts", "C1", name=pop[1][1], birth_date=pop[1][2], gender=pop[1][3])
+    first = link(settings)
+    assert first.mode == "full"
+    day = T0 + timedelta(days=1)
+    # a day's changes: a renamed resident, a withdrawn elder record, a newcomer with the
+    # name and birth date of person 0, an order's new version, a contract without a number
+    id18, name, born, sex = pop[3]
+    resident(engine, "R3", id18, "欧阳" + name[1:], born, sex, updated_at=day)
+    put(engine, "civil_affairs", "elders", "E5", deleted=True, updated_at=day)
+    _id0, name0, born0, sex0 = pop[0]
+    twin = id_number("370285", born0.strftime("%Y%m%d"), 991)
+    resident(engine, "R-new", twin, name0, born0, sex0, updated_at=day)
+    elder(engine, "E-new", twin, name0, born0, sex0, updated_at=day)
+    _order(engine, "O4", pop[4][0], pop[4][1], pop[4][2], "13999990000")
+    put(engine, "health", "family-doctor-contracts", "C6", name=pop[6][1], birth_date=pop[6][2], gender=pop[6][3])
+    second = link(settings)
+    assert second.mode == "incremental"
+    assert 0 < second.stats["reused"] < len(_published(engine)["state"])
+    assert 0 < second.published.goldens_built < second.published.persons  # only the persons that changed
+    after = _published(engine)
+    rebuilt = link(settings, mode="rebuild")
+    assert rebuilt.mode == "rebuild" and rebuilt.published.goldens_built == rebuilt.published.persons
+    assert (rebuilt.published.versions_written, rebuilt.published.links_written) == (0, 0)
+    assert _published(engine) == after
+    # the changes were seen
+    assert after["links"][("health", "family-doctor-contracts", "C6")][0] == \
+        after["links"][("public_security", "residents", "R6")][0]
+    assert after["persons"][after["links"][("public_security", "residents", "R3")][0]]["name"].startswith("欧阳")
+
+
+def test_which_runs_are_full(settings, engine, monkeypatch) -> None:  # noqa: ANN001
+    with pytest.raises(LinkModeError, match="no earlier run"):
+        link(settings, mode="rebuild")
+    population(engine, 10)
+
+    def platforms_reach(day: int) -> None:  # the platforms' clock, as ingest records it
+        t = T0 + timedelta(days=day)
+        with engine.begin() as conn:
+            conn.execute(insert(IngestBatch).values(run_id=1, platform="civil_affairs", resource="elders",
+                                                    started_at=t, status="success", server_time=t))
+
+    platforms_reach(0)
+    assert link(settings).mode == "full"  # nothing to go on
+    assert link(settings).mode == "incremental"
+    platforms_reach(6)
+    assert link(settings).mode == "incremental"
+    platforms_reach(7)  # the model is HUB_LINK_FULL_AFTER_DAYS (7) old: estimated again
+    assert settings.link_full_after_days == 7
+    assert link(settings).mode == "full"
+    assert link(settings).mode == "incremental"
+    assert link(settings, mode="full").mode == "full"
+    # other thresholds, or other linking code (a new release): the decisions cannot be reused
+    assert link(settings.model_copy(update={"link_at": 0.995})).mode == "full"
+    assert link(settings).mode == "full"  # (and back)
+    assert link(settings).mode == "incremental"
+    monkeypatch.setattr("linking.run.code_version", lambda: "another")
+    assert link(settings).mode == "full"
+    assert link(settings).mode == "incremental"
+    # a model of other comparisons cannot be reused
+    with engine.begin() as conn:
+        last = conn.execute(select(LinkRun.id, LinkRun.model).order_by(LinkRun.id.desc()).limit(1)).one()
+        model = dict(last.model)
+        model["comparisons"] = {"name": model["comparisons"]["name"]}
+        conn.execute(update(LinkRun).where(LinkRun.id == last.id).values(model=model))
+    assert link(settings).mode == "full"
+
+
+def test_the_linker_reads_every_value_as_its_column_types_it(settings, engine) -> None:  # noqa: ANN001
+    """Records are read straight from the driver (SQLite returns dates, timestamps and
+    booleans as text and integers): each still arrives as its column's Python type."""
+    id18 = id_number("370202", "19450301", 101)
+    elder(engine, "E1", id18, NAMES[0], date(1945, 3, 1), "M", left_behind=True, lives_alone=False,
+          ability_level=2, ability_assessed_on=date(2024, 1, 5), updated_at=T0)
+    elder(engine, "E2", id18, NAMES[0], date(1945, 3, 1), "M", left_behind=False, updated_at=T0)
+    with engine.connect() as conn:
+        e1, e2 = load_records(conn)
+    assert (e1.record_id, e2.record_id) == ("E1", "E2")
+    assert e1.birth == date(1945, 3, 1) and type(e1.birth) is date and e1.birth_year == 1945
+    assert e1.updated_at == T0 and e1.updated_at.tzinfo is not None
+    assert e1.extra["left_behind"] is True and e1.extra["lives_alone"] is False and e2.extra["left_behind"] is False
+    assert e1.extra["ability_level"] == 2 and e1.extra["ability_assessed_on"] == date(2024, 1, 5)
+    assert isinstance(e1.batch, int) and e2.batch > e1.batch
+    assert e1.birth is e2.birth  # a recurring value is kept once
+    with engine.connect() as conn, pytest.raises(ValueError, match="without parameters"):
+        list(raw_rows(conn, select(PersonLink.__table__.c.person_id).where(PersonLink.__table__.c.person_id == "P1")))
