@@ -17,6 +17,7 @@ civil-affairs record (the registry holds the persons those know; a cluster witho
 is somebody who is no elder).
 
     uv run --extra splink python benchmarks/bench_splink.py --elders 20000
+    uv run --extra splink python benchmarks/bench_splink.py --home /path/to/a/prepared/home
 """
 
 from __future__ import annotations
@@ -68,6 +69,28 @@ def run_hub(home: Path) -> dict:
     seconds = time.monotonic() - t
     with get_engine(s).connect() as conn:
         predicted = current_links(conn)
+    return {"seconds": seconds, **_score(predicted, home)}
+
+
+def run_hub_resolve(home: Path) -> dict:
+    """The hub's resolution alone, timed like Splink's run: from records already read to
+    every record's person (no model stored, no golden records, no release written)."""
+    from hub.db import get_engine
+    from hub.settings import HubSettings
+    from linking.resolve import resolve
+    from linking.run import collector_paused, platform_as_of
+
+    recs = _records(home)
+    with get_engine(HubSettings(home=home)).connect() as conn:
+        as_of = platform_as_of(conn)
+    with collector_paused():
+        t = time.monotonic()
+        res = resolve(recs, as_of)
+        seconds = time.monotonic() - t
+    predicted = {}
+    for r in recs:
+        pid = res.person_of[r.idx]
+        predicted[r.key] = None if pid is None else str(pid)
     return {"seconds": seconds, **_score(predicted, home)}
 
 
@@ -136,11 +159,24 @@ def run_splink(home: Path) -> dict:
     return {"seconds": seconds, **_score(predicted, home)}
 
 
+def _copy_home(src: Path, dst: Path) -> None:
+    """A prepared home's database (checkpointed first) and truth, copied into ``dst``."""
+    import shutil
+    import sqlite3
+
+    with sqlite3.connect(src / "hub.db") as c:
+        c.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    shutil.copy(src / "hub.db", dst / "hub.db")
+    shutil.copytree(src / "truth", dst / "truth")
+    print(f"a copy of {src / 'hub.db'}", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--elders", type=int, default=20_000)
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--noise-scale", type=float, default=1.0)
+    ap.add_argument("--home", type=Path, help="a prepared hub home (validated, with its truth; copied, not changed)")
     ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -150,25 +186,30 @@ def main() -> None:
 
             _prepare(args.elders, args.seed, args.noise_scale, Path(home))
             return
-        out = run_hub(Path(home)) if which == "hub" else run_splink(Path(home))
+        out = {"hub": run_hub, "hub-resolve": run_hub_resolve, "splink": run_splink}[which](Path(home))
         out["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print("RESULT " + json.dumps(out), flush=True)
         return
     rows = {}
     with tempfile.TemporaryDirectory(prefix="bench-splink-") as home:
-        print(f"{args.elders:,} elders, seed {args.seed}, noise x{args.noise_scale}", flush=True)
         base = [sys.executable, __file__, "--elders", str(args.elders), "--seed", str(args.seed),
                 "--noise-scale", str(args.noise_scale), "--child"]
-        subprocess.run([*base, "prepare", home], check=True, cwd=REPO)
-        for which in ("hub", "splink"):
+        if args.home:
+            _copy_home(args.home, Path(home))
+        else:
+            print(f"{args.elders:,} elders, seed {args.seed}, noise x{args.noise_scale}", flush=True)
+            subprocess.run([*base, "prepare", home], check=True, cwd=REPO)
+        for which in ("hub", "hub-resolve", "splink"):
             out = subprocess.run([*base, which, home], check=True, cwd=REPO, stdout=subprocess.PIPE, text=True,
                                  env={**os.environ, "PYTHONPATH": str(REPO)}).stdout
             rows[which] = json.loads(next(x for x in out.splitlines() if x.startswith("RESULT"))[7:])
             print(f"  {which}: done in {rows[which]['seconds']:.1f}s", flush=True)
-    print(f"\n{'system':8} {'records':>9} {'precision':>9} {'recall':>8} {'F1':>8} {'non-elder':>9} "
+    print("\nhub: `hub link` end to end (reading the records, resolving, publishing the release);"
+          "\nhub-resolve and splink: from records read to clusters")
+    print(f"\n{'system':12} {'records':>9} {'precision':>9} {'recall':>8} {'F1':>8} {'non-elder':>9} "
           f"{'seconds':>8} {'peak MB':>8}")
     for which, r in rows.items():
-        print(f"{which:8} {r['records']:>9,} {r['precision']:>9.4f} {r['recall']:>8.4f} {r['f1']:>8.4f} "
+        print(f"{which:12} {r['records']:>9,} {r['precision']:>9.4f} {r['recall']:>8.4f} {r['f1']:>8.4f} "
               f"{r['non_elder_linked']:>9} {r['seconds']:>8.1f} {r['peak_mb']:>8.0f}")
 
 

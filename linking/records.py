@@ -57,7 +57,7 @@ _COLUMNS: dict[tuple[str, str], dict[str, str]] = {
     ("property_mgmt", "service-orders"): {
         "resident_name": "name", "resident_phone": "phone", "resident_id_prefix": "id_prefix",
         "resident_id_suffix": "id_suffix", "resident_birth_year": "birth_year",
-        "community_name": "community"},
+        "community_name": "community", "building": "building", "room": "room"},
 }
 
 # Fields only survivorship reads (assistance, flags, assessments), kept per record.
@@ -89,6 +89,8 @@ class LinkRecord:
     phone: str | None = None
     address: str | None = None
     community: str | None = None
+    building: str | None = None  # property platform: the flat the order was served at
+    room: str | None = None
     id_prefix: str | None = None  # property platform: first 6 of a masked ID
     id_suffix: str | None = None  # … and last 4
     ps_status: str | None = None
@@ -137,7 +139,8 @@ def load_records(conn: Connection) -> list[LinkRecord]:
 #: distinct one is kept once per column and shared, so a city's records do not each hold
 #: a copy (per column, so that equal values of different types — 1, True, Decimal(1) —
 #: are never exchanged).
-_SHARED = frozenset({"gender", "birth", "birth_year", "district", "community", "ps_status", "death_date"})
+_SHARED = frozenset({"gender", "birth", "birth_year", "district", "community", "building", "room", "ps_status",
+                     "death_date"})
 
 
 def _iter_records(conn: Connection) -> Iterator[LinkRecord]:

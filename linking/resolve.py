@@ -20,7 +20,9 @@ The passes, each guarding the one before:
    when the chance that it describes *somebody* is at least ``review_at``, its leading
    candidates go on the stewards' review queue, and the record stays unlinked until a
    steward decides.
-   Anchor records go first: one that matches no person founds its own.
+   Anchor records go first: one that matches no person founds its own. A property
+   order that leaves out its masked number, birth year or phone is judged with the
+   values the other orders of its resident at its flat give (:func:`_flat_evidence`).
 4. **Elders only.** A person is kept when the anchors know them as aged 60 or over on
    the platforms' as-of date (or on their date of death); otherwise their records are
    linked to nobody.
@@ -47,14 +49,14 @@ import hashlib
 import random
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 import numpy as np
 
 from linking.comparisons import COMPARISONS, Profile, comparison_vector, id_repairs
 from linking.model import NULL, FSModel, estimate, posteriors
-from linking.names import name_key
+from linking.names import homophones, name_key
 from linking.records import PERSON_RESOURCES, LinkRecord
 
 __all__ = ["Decision", "Resolution", "ReviewItem", "StateRow", "resolve"]
@@ -221,9 +223,11 @@ def resolve(records: list[LinkRecord], as_of: date, *, decisions: Iterable[Decis
             labelled.append((r.idx, pid))
         else:
             residue.append(r)
+    residue, borrowed = _flat_evidence(residue)
     say(f"linking: {len(P.members):,} persons from anchors' ID numbers, "
         f"{len(labelled):,} records linked by ID number, "
-        f"{len(residue_anchors) + len(residue):,} left for probabilistic linking")
+        f"{len(residue_anchors) + len(residue):,} left for probabilistic linking "
+        f"({len(borrowed):,} property orders judged with what their flat's other orders say)")
 
     # 3. the model, estimated from this data (or the one given)
     cand: list[tuple[LinkRecord, int]] = []
@@ -293,7 +297,7 @@ def resolve(records: list[LinkRecord], as_of: date, *, decisions: Iterable[Decis
                 for k in (a + np.argsort(-seg)[:3]).tolist():
                     if probs[k] >= 0.05:
                         review.append(ReviewItem(rs[j].idx, pairs[k][1], float(probs[k]),
-                                                 model.explain(vs[k].tolist())))
+                                                 _explain(model, vs[k].tolist(), borrowed.get(rs[j].idx))))
                 out[j] = (None, pb, "review")
             else:
                 out[j] = (None, pb, "unmatched")
@@ -332,7 +336,9 @@ def resolve(records: list[LinkRecord], as_of: date, *, decisions: Iterable[Decis
         decided = r.idx in must or r.idx in cannot
         # (a decision a steward made is part of what the record was judged under: when it
         # is withdrawn, the record is judged again)
-        csig = _digest("\n".join([*(sigs[p] for p in cands), *(["steward"] if decided else [])]))
+        lent = borrowed.get(r.idx)
+        csig = _digest("\n".join([*(sigs[p] for p in cands), *(["steward"] if decided else []),
+                                  *([f"flat:{sorted(lent.items())}"] if lent else [])]))
         prev = previous.get(r.key) if previous is not None else None
         if (prev is not None and not decided and prev[0] == r.batch and prev[1] == csig and prev[4] in _REUSABLE
                 and (prev[2] is None or prev[2] in by_sig)):
@@ -371,6 +377,78 @@ def resolve(records: list[LinkRecord], as_of: date, *, decisions: Iterable[Decis
     if previous is not None:
         stats["reused"] = reused
     return Resolution(records, person_of, confidence, method, persons, model, review, dict(stats), state)
+
+
+def _flat_evidence(residue: list[LinkRecord]) -> tuple[list[LinkRecord], dict[int, dict[str, object]]]:
+    """The property platform's orders for one resident at one flat — the same name (by
+    sound: a name keyed in by ear comes out as a homophone), community, building and
+    room — describe one person, and the platform leaves fields out of some orders (the
+    masked number, the birth year, the phone). Such an order is judged with the value
+    its flat's other orders give, when they give one value: the
+    residue with those orders replaced by filled copies (same ``idx``; the records
+    themselves stay as the platform sent them, so survivorship and provenance never see
+    a borrowed value), and per filled record what it borrowed (part of what its
+    decision depends on, for incremental runs, and shown to stewards).
+
+    Orders of one flat and name that disagree on the masked number or the birth year may
+    be two residents: none of them borrows anything. Orders disagreeing on the phone (a
+    relative's number) borrow no phone."""
+    flats: dict[tuple, list[tuple[list[str], list[int]]]] = defaultdict(list)  # flat -> its residents
+    for k, r in enumerate(residue):
+        if r.platform != "property_mgmt" or not (r.name and r.community and r.room):
+            continue
+        residents = flats[(r.community, r.building, r.room)]
+        for names, ks in residents:
+            if r.name in names or any(homophones(r.name, n) for n in names):
+                ks.append(k)
+                if r.name not in names:
+                    names.append(r.name)
+                break
+        else:
+            residents.append(([r.name], [k]))
+    out = list(residue)
+    borrowed: dict[int, dict[str, object]] = {}
+    for members in (ks for residents in flats.values() for _, ks in residents):
+        if len(members) < 2:
+            continue
+        rs = [residue[k] for k in members]
+        masks = {(r.id_prefix, r.id_suffix) for r in rs if r.id_prefix and r.id_suffix}
+        years = {r.birth_year for r in rs if r.birth_year is not None}
+        if len(masks) > 1 or len(years) > 1:
+            continue
+        phones = {r.phone for r in rs if r.phone}
+        mask = next(iter(masks), None)
+        year = next(iter(years), None)
+        phone = next(iter(phones)) if len(phones) == 1 else None
+        for k, r in zip(members, rs, strict=True):
+            fill: dict[str, object] = {}
+            if mask and not (r.id_prefix and r.id_suffix):
+                fill["id_prefix"], fill["id_suffix"] = mask
+            if year is not None and r.birth_year is None:
+                fill["birth_year"] = year
+            if phone and not r.phone:
+                fill["phone"] = phone
+            if fill:
+                out[k] = replace(r, **fill)
+                borrowed[r.idx] = fill
+    return out, borrowed
+
+
+#: The comparison that weighs each field an order may borrow from its flat.
+_BORROWED_BY = {"id_prefix": "masked_id", "id_suffix": "masked_id", "birth_year": "birth", "phone": "phone"}
+
+
+def _explain(model: FSModel, vector: list[int], lent: dict[str, object] | None) -> list[dict]:
+    """The model's field-by-field explanation, each comparison that weighed a value the
+    order borrowed from its flat's other orders marked so (the steward sees the order
+    without it)."""
+    out = model.explain(vector)
+    if lent:
+        marked = {_BORROWED_BY[f] for f in lent}
+        for entry in out:
+            if entry["comparison"] in marked:
+                entry["borrowed"] = "from the other orders of the same resident at the same flat"
+    return out
 
 
 def _estimate(records: list[LinkRecord], P: _Persons, residue: list[LinkRecord],  # noqa: N803

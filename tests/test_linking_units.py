@@ -459,3 +459,91 @@ def test_a_withdrawn_steward_decision_has_its_record_judged_again() -> None:
     inc = resolve(records, AS_OF, model=kept_apart.model, previous=kept_apart.state)  # the decision withdrawn
     assert _outcome(inc) == _outcome(resolve(records, AS_OF, model=kept_apart.model))
     assert _person_of(inc, order) == _person_of(inc, home)
+
+
+def _orders_at_one_flat(person: LinkRecord, tag: str, *masks: tuple[str, str] | None,
+                        phone: str | None = None) -> list[LinkRecord]:
+    """Orders for ``person``'s name at one flat: one per entry of ``masks`` (a masked number,
+    or None for an order that leaves it out, and the birth year and phone too)."""
+    out = []
+    for k, mask in enumerate(masks):
+        kw = {"id_prefix": mask[0], "id_suffix": mask[1], "birth_year": person.birth.year, "phone": phone} \
+            if mask else {}
+        out.append(rec("property_mgmt", "service-orders", f"O-{tag}-{k}", name=person.name, community="海景花园",
+                       building="3号楼", room="2单元101", **kw))
+    return out
+
+
+def test_an_order_is_judged_with_what_its_flats_other_orders_say() -> None:
+    base = _world()
+    p5, p6 = base[5 * 4], base[6 * 4]
+    mask5 = (p5.id18[:6], p5.id18[14:])
+    # alone, an order with nothing but a name finds nobody
+    bare = _orders_at_one_flat(p5, "a", None)
+    res = resolve(indexed(base + bare), AS_OF)
+    assert _person_of(res, bare[0].key) is None
+    # beside an order of the same name at the same flat that gives the masked number and
+    # the birth year, it joins that order's person — and keeps what the platform sent
+    flat = _orders_at_one_flat(p5, "b", None, mask5)
+    res = resolve(indexed(base + flat), AS_OF)
+    assert _person_of(res, flat[0].key) == _person_of(res, flat[1].key) == _person_of(res, p5.key)
+    assert res.method[flat[0].idx] == "probabilistic"
+    assert flat[0].id_prefix is None and flat[0].birth_year is None
+    assert res.records[flat[0].idx] is flat[0]
+    # the same when the bare order's name was keyed in by ear (a homophone)
+    assert "明" in p5.name
+    flat[0].name = p5.name.replace("明", "鸣")
+    res = resolve(indexed(base + flat), AS_OF)
+    assert _person_of(res, flat[0].key) == _person_of(res, p5.key)
+    # orders of one name and flat that disagree on the masked number may be two residents:
+    # the order without one borrows nothing
+    split = _orders_at_one_flat(p6, "c", None, (p6.id18[:6], p6.id18[14:]), (p6.id18[:6], "0000"))
+    res = resolve(indexed(base + split), AS_OF)
+    assert _person_of(res, split[0].key) is None
+    assert _person_of(res, split[1].key) == _person_of(res, p6.key)
+
+
+def test_an_order_borrowing_from_its_flat_is_judged_again_when_what_it_borrows_changes() -> None:
+    base = _world()
+    p5 = base[5 * 4]
+    mask5 = (p5.id18[:6], p5.id18[14:])
+    day1 = indexed(base + _orders_at_one_flat(p5, "b", None, mask5, phone=base[5 * 4 + 1].phone))
+    first = resolve(day1, AS_OF)
+    model = FSModel.from_dict(first.model.to_dict(), COMPARISONS)
+    bare = ("property_mgmt", "service-orders", "O-b-0")
+    assert _person_of(first, bare) == _person_of(first, p5.key)
+    # the next day the flat's other order gives another phone: the bare order's own version
+    # and its candidates are the same, yet what it borrows is not
+    day2 = base + _orders_at_one_flat(p5, "b", None, mask5, phone="13999990000")
+    day2[-1].batch = 2
+    day2 = indexed(day2)
+    full = resolve(day2, AS_OF, model=model)
+    inc = resolve(day2, AS_OF, model=model, previous=first.state)
+    assert _outcome(inc) == _outcome(full)
+    assert inc.state == full.state
+    assert inc.state[bare][1] != first.state[bare][1]
+    def confidence(res) -> float:  # noqa: ANN001
+        return res.confidence[next(r.idx for r in res.records if r.key == bare)]
+
+    assert confidence(inc) < confidence(first)  # the borrowed phone no longer agrees
+
+
+def test_a_steward_sees_which_values_an_order_borrowed_from_its_flat() -> None:
+    base = _world()
+    p0 = base[0]
+    twin_id = id_number("370299", p0.birth.strftime("%Y%m%d"), 777 if p0.gender == "M" else 778)
+    twin = ps("R-twin", twin_id, p0.name, p0.birth, p0.gender)
+    # two orders of p0's name at one flat; only the second gives a birth year, which p0
+    # and the twin share: the first, judged with it, could be either
+    flat = _orders_at_one_flat(p0, "d", None, None)
+    flat[1].birth_year = p0.birth.year
+    res = resolve(indexed(base + [twin] + flat), AS_OF)
+    assert res.method[flat[0].idx] == "review"
+    items = [it for it in res.review if it.record == flat[0].idx]
+    assert {it.person for it in items} == {res.person_of[0], res.person_of[twin.idx]}
+    for it in items:
+        marks = {e["comparison"]: e.get("borrowed") for e in it.explanation}
+        assert marks["birth"] and not marks["name"] and not marks["masked_id"]
+    # the order that gave the year is judged with its own: nothing marked
+    own = [it for it in res.review if it.record == flat[1].idx]
+    assert own and not any(e.get("borrowed") for it in own for e in it.explanation)
