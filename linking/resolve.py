@@ -20,7 +20,8 @@ The passes, each guarding the one before:
    when the chance that it describes *somebody* is at least ``review_at``, its leading
    candidates go on the stewards' review queue, and the record stays unlinked until a
    steward decides.
-   Anchor records go first: one that matches no person founds its own. A property
+   Anchor records go first: one that matches no person certainly founds its own (and
+   when it probably is one of them, its candidates go on the review queue). A property
    order that leaves out its masked number, birth year or phone is judged with the
    values the other orders of its resident at its flat give (:func:`_flat_evidence`).
 4. **Elders only.** A person is kept when the anchors know them as aged 60 or over on
@@ -317,7 +318,9 @@ def resolve(records: list[LinkRecord], as_of: date, *, decisions: Iterable[Decis
         review = [it for it in review if it.record != r.idx]  # judged again below
         pid, conf, how = judge([r])[0]
         if pid is None:
-            review = [it for it in review if it.record != r.idx]  # it founds its own person
+            # it founds its own person; when it probably is one already found (a second
+            # registration under a broken number), its leading candidates stay on the
+            # review queue, where a steward's must-link joins the two
             pid, conf, how = P.new(), 1.0, "anchor"
         P.add_anchor(pid, r)
         changed.add(pid)

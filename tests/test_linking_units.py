@@ -547,3 +547,23 @@ def test_a_steward_sees_which_values_an_order_borrowed_from_its_flat() -> None:
     # the order that gave the year is judged with its own: nothing marked
     own = [it for it in res.review if it.record == flat[1].idx]
     assert own and not any(e.get("borrowed") for it in own for e in it.explanation)
+
+
+def test_an_anchor_that_probably_is_somebody_founds_a_person_and_goes_to_review() -> None:
+    base = _world()
+    p0 = base[0]
+    twin_id = id_number("370299", p0.birth.strftime("%Y%m%d"), 777 if p0.gender == "M" else 778)
+    twin = ps("R-twin", twin_id, p0.name, p0.birth, p0.gender)
+    # a second civil-affairs registration without its number: p0 or the twin, nobody can
+    # say which — it founds a person of its own (every anchor belongs to somebody), and
+    # the stewards see both candidates
+    dup = ca("E-dup2", None, p0.name, p0.birth, p0.gender, id_clean=None)
+    records = indexed(base + [twin, dup])
+    res = resolve(records, AS_OF)
+    assert res.method[dup.idx] == "anchor"
+    assert res.person_of[dup.idx] not in (res.person_of[0], res.person_of[twin.idx])
+    assert {it.person for it in res.review if it.record == dup.idx} == {res.person_of[0], res.person_of[twin.idx]}
+    # a steward's must-link joins it to p0
+    res = resolve(records, AS_OF, decisions=[Decision(dup.key, p0.key, "must_link")])
+    assert res.person_of[dup.idx] == res.person_of[0]
+    assert not [it for it in res.review if it.record == dup.idx]
