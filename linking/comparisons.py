@@ -13,7 +13,7 @@ comparison is built, and the message says what was expected.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 
 from rapidfuzz.distance import JaroWinkler
@@ -30,31 +30,35 @@ class ComparisonError(ValueError):
 
 @dataclass(slots=True, eq=False)
 class Profile:
-    """What a candidate person's anchor records say: every value seen, per field."""
+    """What a candidate person's anchor records say: every value seen, per field, in the
+    order first seen. (Tuples, not sets: most persons hold one value a field, and an
+    empty tuple costs nothing — sets cost a city's persons ~1.2 KB each.)"""
 
-    ids: set[str] = field(default_factory=set)
-    names: set[str] = field(default_factory=set)
-    births: set[date] = field(default_factory=set)
-    genders: set[str] = field(default_factory=set)
-    phones: set[str] = field(default_factory=set)
-    districts: set[str] = field(default_factory=set)
-    addresses: list[str] = field(default_factory=list)
+    ids: tuple[str, ...] = ()
+    names: tuple[str, ...] = ()
+    births: tuple[date, ...] = ()
+    genders: tuple[str, ...] = ()
+    phones: tuple[str, ...] = ()
+    districts: tuple[str, ...] = ()
+    addresses: tuple[str, ...] = ()
 
     def add(self, r: LinkRecord) -> None:
-        if r.id18:  # also a number its record contradicts: the birth and gender comparisons
-            self.ids.add(r.id18)  # weigh that disagreement on their own
-        if r.name:
-            self.names.add(r.name)
-        if r.birth:
-            self.births.add(r.birth)
-        if r.gender:
-            self.genders.add(r.gender)
-        if r.phone:
-            self.phones.add(r.phone)
-        if r.district:
-            self.districts.add(r.district)
+        # also a number its record contradicts: the birth and gender comparisons weigh
+        # that disagreement on their own
+        if r.id18 and r.id18 not in self.ids:
+            self.ids += (r.id18,)
+        if r.name and r.name not in self.names:
+            self.names += (r.name,)
+        if r.birth and r.birth not in self.births:
+            self.births += (r.birth,)
+        if r.gender and r.gender not in self.genders:
+            self.genders += (r.gender,)
+        if r.phone and r.phone not in self.phones:
+            self.phones += (r.phone,)
+        if r.district and r.district not in self.districts:
+            self.districts += (r.district,)
         if r.address and r.address not in self.addresses:
-            self.addresses.append(r.address)
+            self.addresses += (r.address,)
 
 
 @dataclass(frozen=True)

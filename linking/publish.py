@@ -41,6 +41,8 @@ from schemas.registry import LinkReview, LinkState, PersonLink, PersonVersion, R
 __all__ = ["PublishResult", "publish"]
 
 _ANCHOR_VOTE = 10
+#: Person versions are written in chunks of this many rows (memory stays flat however many).
+_VERSIONS_CHUNK = 20_000
 
 
 @dataclass
@@ -118,11 +120,14 @@ def publish(conn: Connection, res: Resolution, link_run_id: int, as_of: date | N
             taken.add(pid)
     confident = {i for i, conf in enumerate(res.confidence) if conf >= link_at}
     members_of = dict(clusters)
-    contents: dict[int, dict[str, Any]] = {}
+    contents: dict[int, dict[str, Any]] = {}  # golden records built and not yet written
+    built = 0
 
     def content_of(c: int) -> dict[str, Any]:
+        nonlocal built
         if c not in contents:
             contents[c] = golden([records[i] for i in members_of[c]], confident)
+            built += 1
         return contents[c]
 
     built_from = {c: _members_hash(records, members, confident) for c, members in clusters}
@@ -155,6 +160,7 @@ def publish(conn: Connection, res: Resolution, link_run_id: int, as_of: date | N
     new_versions: list[dict[str, Any]] = []
     close: list[str] = []
     restamp: list[dict[str, str]] = []  # the same golden record, built from other versions
+    versions_written = 0
     for c, _members in clusters:
         pid = person_ids[c]
         cur = current_persons.get(pid)  # type: ignore[arg-type]
@@ -162,6 +168,7 @@ def publish(conn: Connection, res: Resolution, link_run_id: int, as_of: date | N
         if incremental and live_now and cur.members_hash == built_from[c]:
             continue  # built from exactly what it was built from last time
         content = {"person_id": pid, **content_of(c)}
+        del contents[c]  # from here on only its row is kept: a city's golden records do not pile up
         h = _hash(content)
         if live_now and cur.content_hash == h:
             if cur.members_hash != built_from[c]:
@@ -170,6 +177,11 @@ def publish(conn: Connection, res: Resolution, link_run_id: int, as_of: date | N
         if cur is not None:
             close.append(pid)  # type: ignore[arg-type]
         new_versions.append(_version_row(pid, release, content, h, built_from[c]))  # type: ignore[arg-type]
+        if len(new_versions) >= _VERSIONS_CHUNK:  # written as they come: a city's rows are never all held
+            versions_written += len(new_versions)
+            _close(conn, PersonVersion, pv.person_id, close, release)  # the old versions first
+            _bulk(conn, PersonVersion.__table__, new_versions, prebound=("content",))
+            close, new_versions = [], []
     if restamp:
         conn.execute(update(PersonVersion).where(pv.person_id == bindparam("p"), pv.valid_to.is_(None))
                      .values(members_hash=bindparam("m")), restamp)
@@ -188,6 +200,7 @@ def publish(conn: Connection, res: Resolution, link_run_id: int, as_of: date | N
                                  "content_hash": None})
     _close(conn, PersonVersion, pv.person_id, close, release)
     _bulk(conn, PersonVersion.__table__, new_versions, prebound=("content",))
+    versions_written += len(new_versions)
 
     # --- links
     seen: set[tuple[str, str, str]] = set()
@@ -237,8 +250,8 @@ def publish(conn: Connection, res: Resolution, link_run_id: int, as_of: date | N
                                                 published_at=datetime.now(UTC), as_of=as_of,
                                                 persons=len(clusters), links=linked))
     return PublishResult(release, len(clusters), linked, len(records) - linked, new_ids,
-                         len(clusters) - new_ids, len(merged), len(retired), len(new_versions), len(link_rows),
-                         len(reviews), person_ids, len(contents))
+                         len(clusters) - new_ids, len(merged), len(retired), versions_written, len(link_rows),
+                         len(reviews), person_ids, built)
 
 
 _LINK_COLS = ("platform", "resource", "record_id", "valid_from", "valid_to", "person_id", "confidence", "method")

@@ -114,7 +114,9 @@ class _Persons:
         self.members: list[list[int]] = []
         self.profiles: list[Profile] = []
         self.by_id: dict[str, int] = {}
-        self.index: dict[tuple, set[int]] = defaultdict(set)
+        # blocking key -> the person holding it, or the set of them when several do (most
+        # keys name one person: a set each would cost a city gigabytes)
+        self.index: dict[tuple, int | set[int]] = {}
 
     def new(self) -> int:
         self.members.append([])
@@ -127,17 +129,27 @@ class _Persons:
         if r.id18:
             if not r.id_contradicted:  # only a trustworthy number links deterministically
                 self.by_id.setdefault(r.id18, pid)
-            self.index[("id", r.id18)].add(pid)
-            self.index[("id17", r.id18[:17])].add(pid)
-            self.index[("mask", r.id18[:6], r.id18[14:])].add(pid)
+            self._put(("id", r.id18), pid)
+            self._put(("id17", r.id18[:17]), pid)
+            self._put(("mask", r.id18[:6], r.id18[14:]), pid)
         y = r.year()
         if r.name:
             if y is not None:
-                self.index[("ny", name_key(r.name), y)].add(pid)
+                self._put(("ny", name_key(r.name), y), pid)
             if r.birth is not None:
-                self.index[("nb", r.name, r.birth)].add(pid)
+                self._put(("nb", r.name, r.birth), pid)
         if r.phone:
-            self.index[("ph", r.phone)].add(pid)
+            self._put(("ph", r.phone), pid)
+
+    def _put(self, key: tuple, pid: int) -> None:
+        have = self.index.get(key)
+        if have is None:
+            self.index[key] = pid
+        elif have.__class__ is int:
+            if have != pid:
+                self.index[key] = {have, pid}  # type: ignore[arg-type]
+        else:
+            have.add(pid)  # type: ignore[union-attr]
 
     def candidates(self, r: LinkRecord) -> set[int]:
         out: set[int] = set()
@@ -162,8 +174,12 @@ class _Persons:
 
     def _take(self, out: set[int], key: tuple) -> None:
         block = self.index.get(key)
-        if block and len(block) <= _BLOCK_CAP:
-            out.update(block)
+        if block is None:
+            return
+        if block.__class__ is int:
+            out.add(block)  # type: ignore[arg-type]
+        elif len(block) <= _BLOCK_CAP:  # type: ignore[arg-type]
+            out.update(block)  # type: ignore[arg-type]
 
 
 def _trusted(r: LinkRecord) -> bool:

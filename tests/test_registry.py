@@ -16,7 +16,7 @@ from linking.records import load_records
 from linking.run import LinkModeError, link
 from registry.read import iter_persons, resolve_id
 from schemas.landing import IngestBatch
-from schemas.registry import LinkDecision, LinkReview, LinkRun, LinkState, PersonLink
+from schemas.registry import LinkDecision, LinkReview, LinkRun, LinkState, PersonLink, PersonVersion
 from schemas.staging import accepted_table
 from tests.world import id_number
 
@@ -104,7 +104,11 @@ def test_a_new_source_keeps_the_id(settings, engine) -> None:  # noqa: ANN001
     assert now[("medical_insurance", "insured-persons", "I2")] == before
 
 
-def test_a_corrected_number_merges_two_persons_and_the_old_id_redirects(settings, engine) -> None:  # noqa: ANN001
+@pytest.mark.parametrize("chunk", [None, 1], ids=["versions-at-once", "versions-one-by-one"])
+def test_a_corrected_number_merges_two_persons_and_the_old_id_redirects(settings, engine, chunk,  # noqa: ANN001
+                                                                         monkeypatch) -> None:  # noqa: ANN001
+    if chunk:  # person versions written in chunks as they are built: the same release
+        monkeypatch.setattr("linking.publish._VERSIONS_CHUNK", chunk)
     pop = population(engine)
     id18, name, born, sex = pop[4]
     # civil affairs registered the person a second time, under a broken number and a name
@@ -125,6 +129,11 @@ def test_a_corrected_number_merges_two_persons_and_the_old_id_redirects(settings
         assert resolve_id(conn, extra) == survivor
         assert resolve_id(conn, survivor) == survivor
     assert extra not in persons(engine) and survivor in persons(engine)
+    with engine.connect() as conn:  # one current version per id, the merged one a redirect
+        pv = PersonVersion.__table__.c
+        rows = conn.execute(select(pv.person_id, pv.merged_into).where(pv.valid_to.is_(None))).all()
+    assert len(rows) == len({r[0] for r in rows}) == 11
+    assert dict(rows)[extra] == survivor
 
 
 def test_a_wrong_shared_number_split_later_gives_the_other_part_a_new_id(settings, engine) -> None:  # noqa: ANN001
