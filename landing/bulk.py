@@ -55,20 +55,20 @@ class Writer:
             out.append(tuple(r))
         return out
 
-    def write(self, conn: Connection, rows: Iterable[Sequence[Any]]) -> None:
-        self.write_prepared(conn, self.prepare(rows))
+    def write(self, conn: Connection, rows: Iterable[Sequence[Any]]) -> int:
+        return self.write_prepared(conn, self.prepare(rows))
 
-    def write_prepared(self, conn: Connection, prepared: list[tuple[Any, ...]]) -> None:
+    def write_prepared(self, conn: Connection, prepared: list[tuple[Any, ...]]) -> int:
         """Write rows already converted by :meth:`prepare` (so that the conversion can run
-        before a transaction takes the database's write lock)."""
+        before a transaction takes the database's write lock). Returns how many rows
+        were inserted or changed (a row the conflict clause skipped counts none)."""
         if not prepared:
-            return
+            return 0
         if conn.dialect.name == "postgresql":
-            self._copy(conn, prepared)
-        else:
-            conn.exec_driver_sql(self.sql, prepared)
+            return self._copy(conn, prepared)
+        return conn.exec_driver_sql(self.sql, prepared).rowcount
 
-    def _copy(self, conn: Connection, rows: list[tuple[Any, ...]]) -> None:
+    def _copy(self, conn: Connection, rows: list[tuple[Any, ...]]) -> int:
         """PostgreSQL: COPY into a session-temporary twin of the table, then one
         INSERT … SELECT with the same conflict clause."""
         cols = ", ".join(_q(c) for c in self.columns)
@@ -79,9 +79,10 @@ class Writer:
             with cur.copy(f"COPY {_q(self.temp)} ({cols}) FROM STDIN") as copy:
                 for r in rows:
                     copy.write_row(r)
-        conn.exec_driver_sql(f"INSERT INTO {_q(self.table)} ({cols}) SELECT {cols} FROM {_q(self.temp)} "
-                             f"{self.conflict}")
+        written = conn.exec_driver_sql(f"INSERT INTO {_q(self.table)} ({cols}) SELECT {cols} FROM {_q(self.temp)} "
+                                       f"{self.conflict}").rowcount
         conn.exec_driver_sql(f"DELETE FROM {_q(self.temp)}")
+        return written
 
 
 def raw_rows(conn: Connection, stmt: Select) -> Iterator[tuple[Any, ...]]:
@@ -122,8 +123,11 @@ def writer(conn: Connection | Dialect, table: Table, columns: Sequence[str], con
 
 
 def upsert_latest(table: Table, key: str = "record_id") -> str:
-    """ON CONFLICT clause: replace the row when the incoming version is not older."""
+    """ON CONFLICT clause: replace the row when the incoming version is not older and is
+    not the very version the row holds already (same ``version_hash``)."""
     cols = [c.name for c in table.columns if c.name != key]
     sets = ", ".join(f"{_q(c)} = excluded.{_q(c)}" for c in cols)
+    t = _q(table.name)
     return (f"ON CONFLICT ({_q(key)}) DO UPDATE SET {sets} "
-            f"WHERE excluded.{_q('updated_at')} >= {_q(table.name)}.{_q('updated_at')}")
+            f"WHERE excluded.{_q('updated_at')} >= {t}.{_q('updated_at')} "
+            f"AND excluded.{_q('version_hash')} <> {t}.{_q('version_hash')}")

@@ -269,6 +269,10 @@ class _Job:
             self.landed.set()
 
     @property
+    def reading_done(self) -> bool:
+        return self._read_done
+
+    @property
     def outstanding(self) -> bool:
         with self._lock:
             return bool(self._chunks)
@@ -490,6 +494,40 @@ def _sqlite_write_lock(url: str) -> _FileLock | None:
     return _FileLock(u.database + ".write-lock")
 
 
+#: At most this many page parts wait per landing worker: memory stays flat however big the read.
+QUEUE_PARTS = 256
+
+
+class _Priority:
+    """Which platform's pages go to the landing workers first when landing cannot keep
+    up with reading.
+
+    Under the contract's rate limits a run takes at least as long as the platform that
+    needs the most requests (civil affairs: six resources, a year of meals) needs at 20
+    requests/second. While every platform is read at once, the workers are the
+    bottleneck; shared first come, first served, they would slow every platform alike —
+    and the longest one's unused request slots are lost for good, while the others have
+    time to spare. So the platform with the most reading left (the weights of its
+    resources still being read) may fill a worker's queue; the next one only a quarter
+    of it, the one after an eighth, and so on: their readers wait while the queue is
+    fuller than that. Each reader asks again at every page, so when a platform finishes
+    the others move up.
+    """
+
+    def __init__(self, jobs: list[_Job]) -> None:
+        self.jobs = jobs
+
+    def room(self, platform: str) -> int:
+        weight: dict[str, int] = {}
+        for j in self.jobs:
+            if not j.reading_done:
+                key = (j.spec.platform, j.spec.resource)
+                weight[j.spec.platform] = weight.get(j.spec.platform, 0) + _RESOURCE_WEIGHT.get(key, 1)
+        order = sorted(weight, key=lambda p: (-weight[p], p))
+        rank = order.index(platform) if platform in order else 0
+        return QUEUE_PARTS if rank == 0 else max(2, QUEUE_PARTS // (4 * rank))
+
+
 class _Workers:
     """The landing processes, each with its own queue (a record's versions always go to
     the same one, in order) and one queue of results back."""
@@ -498,8 +536,7 @@ class _Workers:
         ctx = multiprocessing.get_context("forkserver")
         ctx.set_forkserver_preload(["landing.ingest"])
         self.n = n
-        # at most this many page parts wait per worker: memory stays flat however big the read
-        self.queues = [ctx.Queue(maxsize=64) for _ in range(n)]
+        self.queues = [ctx.Queue(maxsize=QUEUE_PARTS) for _ in range(n)]
         self.results = ctx.Queue()
         lock = _sqlite_write_lock(settings.db_url)
         self.procs = [ctx.Process(target=_landing_worker, args=(settings, q, self.results, lock), daemon=True,
@@ -508,10 +545,16 @@ class _Workers:
             p.start()
         self.dead: str | None = None
 
-    def put(self, i: int, task: _Task, abort: threading.Event) -> bool:
+    def put(self, i: int, task: _Task, abort: threading.Event, room: int = QUEUE_PARTS) -> bool:
+        """Queue ``task`` for worker ``i`` once fewer than ``room`` parts wait there
+        (a platform further down :class:`_Priority` gets less room)."""
+        q = self.queues[i]
         while not abort.is_set():
+            if room < QUEUE_PARTS and q.qsize() >= room:
+                time.sleep(0.02)
+                continue
             try:
-                self.queues[i].put(task, timeout=0.5)
+                q.put(task, timeout=0.5)
                 return True
             except queue.Full:
                 continue
@@ -596,7 +639,7 @@ def _prefetch(pages: Iterator[Page], abort: threading.Event, depth: int = 2) -> 
         yield item
 
 
-def _read(i: int, job: _Job, conn: Any, options: ClientOptions, workers: _Workers,
+def _read(i: int, job: _Job, conn: Any, options: ClientOptions, workers: _Workers, priority: _Priority,
           abort: threading.Event, progress: Progress | None) -> BatchResult:
     """A reader thread: read the job's pages and hand their parts to the workers (who
     land consecutive parts together); when all have landed, finish the job."""
@@ -612,10 +655,11 @@ def _read(i: int, job: _Job, conn: Any, options: ClientOptions, workers: _Worker
                 parts = [(w, recs, bad) for w, (recs, bad) in enumerate(_split(job.spec, chunk, workers.n))
                          if recs or bad]
                 job.sent(seq, len(parts), chunk)
+                room = priority.room(job.spec.platform)
                 for w, recs, bad in parts:
                     task = _Task(i, seq, job.spec.platform, job.spec.resource, job.batch_id,
                                  orjson.dumps(recs), bad)
-                    if not workers.put(w, task, abort):
+                    if not workers.put(w, task, abort, room):
                         job.landed_part(seq, None)  # never sent: nothing of it will come back
         except _READ_ERRORS as exc:
             job.fail(str(exc))
@@ -636,13 +680,14 @@ def _ingest_parallel(jobs: list[_Job], conns: dict[str, Any], settings: HubSetti
     base = client_options(settings)
     abort = threading.Event()
     workers = _Workers(settings, n)
+    priority = _Priority(jobs)
     results: list[BatchResult | None] = [None] * len(jobs)
 
     def reader(i: int) -> None:
         job = jobs[i]
         try:
             results[i] = _read(i, job, conns[job.spec.platform], replace(base, pacer=pacers[job.spec.platform]),
-                               workers, abort, progress)
+                               workers, priority, abort, progress)
         except Exception as exc:  # noqa: BLE001 - e.g. counts that do not reconcile: kept for the caller
             results[i] = exc  # type: ignore[assignment]
 

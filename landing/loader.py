@@ -3,11 +3,14 @@ one transaction, so an interruption at any point loses nothing and a re-read dou
 nothing. The watermark moves afterwards, once every earlier page has landed too
 (``landing.ingest``): a crash in between only means a longer re-read next time.
 
-Set-based per page: one lookup of the versions already landed (same record id and
-content hash), one multi-row insert of the new ones into ``landing_record``, one upsert of
-them into the staging table in which the later update time wins (on a tie, the later
-delivery — the page's own order, and a later page over an earlier one). Versions
-delivered again are counted as duplicates and touch nothing.
+Set-based per page, and as little as possible inside the transaction (on SQLite it holds
+the one write lock every landing process waits for): one multi-row insert of the versions
+into ``landing_record``, whose unique key (record id, content hash) skips a version landed
+before — the insert's own count says how many were new, so no lookup precedes it — and
+one upsert of each record's latest version here into the staging table, in which the
+later update time wins (on a tie, the later delivery: the page's own order, and a later
+page over an earlier one). A staging row that holds the very version delivered again
+is left alone; a version delivered again is counted as a duplicate.
 """
 
 from __future__ import annotations
@@ -113,36 +116,31 @@ def land_page(engine: Engine, spec: ResourceSpec, batch_id: int, page: Page,
     land_w = writer(dialect, _landing, _LANDING_COLS, _LANDING_CONFLICT, prebound=("updated_at",))
     stg_w = writer(dialect, table, stg_cols, upsert_latest(table), prebound=("updated_at", *build.columns))
     bind_time = _landing.c.updated_at.type.bind_processor(dialect) or (lambda v: v)
-    land_rows = []
-    stg_rows = []
+    live_rows, dead_rows, stg_rows = [], [], []
     for rid, upd, dele, h, payload, rec in versions:
         upd_b = bind_time(upd)  # once for both tables
-        land_rows.append((spec.platform, spec.resource, rid, upd_b, dele, h, batch_id, payload))
+        (dead_rows if dele else live_rows).append((spec.platform, spec.resource, rid, upd_b, dele, h, batch_id,
+                                                   payload))
         vals, issues = build.values(rec)
         stg_rows.append((rid, upd_b, dele, h, batch_id, None if dele else issues, *vals))
-    land_rows = land_w.prepare(land_rows)
-    stg_rows = stg_w.prepare(stg_rows)
+    live_rows = land_w.prepare(live_rows)
+    dead_rows = land_w.prepare(dead_rows)
+    # One staging row per record: its latest version here, on a tie the later one.
+    latest: dict[str, int] = {}
+    for i, v in enumerate(versions):
+        prev = latest.get(v[0])
+        if prev is None or versions[prev][1] <= v[1]:
+            latest[v[0]] = i
+    stg_rows = stg_w.prepare([stg_rows[i] for i in latest.values()])
 
     with write_lock or nullcontext(), engine.begin() as conn:
-        known = _landed_versions(conn, spec, {v[0] for v in versions})
-        new_idx = []
-        for i, v in enumerate(versions):  # a copy already landed, or seen earlier here, is a duplicate
-            key = (v[0], v[3])
-            if key not in known:
-                known.add(key)
-                new_idx.append(i)
-        counts.landed_new = sum(1 for i in new_idx if not versions[i][2])
+        # A version landed before (or twice here) meets the landing table's unique key
+        # and is skipped: what the insert counts is what was new.
+        counts.landed_new = land_w.write_prepared(conn, live_rows)
+        land_w.write_prepared(conn, dead_rows)
         counts.landed_duplicate = len(versions) - counts.tombstones - counts.landed_new
-        if new_idx:
-            land_w.write_prepared(conn, [land_rows[i] for i in new_idx])
-            # One staging row per record: the latest new version, on a tie the later one.
-            latest: dict[str, int] = {}
-            for i in new_idx:
-                rid, upd = versions[i][0], versions[i][1]
-                prev = latest.get(rid)
-                if prev is None or versions[prev][1] <= upd:
-                    latest[rid] = i
-            stg_w.write_prepared(conn, [stg_rows[i] for i in latest.values()])
+        # the staging upsert leaves a row alone that holds this very version already
+        stg_w.write_prepared(conn, stg_rows)
         if rejects:
             conn.execute(_reject.insert(), rejects)
         # last: on PostgreSQL the batch row stays locked until commit, and several
@@ -154,28 +152,6 @@ def land_page(engine: Engine, spec: ResourceSpec, batch_id: int, page: Page,
 _LANDING_COLS = ("platform", "resource", "record_id", "updated_at", "deleted", "version_hash", "batch_id",
                  "payload")
 _LANDING_CONFLICT = 'ON CONFLICT ("platform", "resource", "record_id", "version_hash") DO NOTHING'
-_LOOKUP_CHUNK = 500
-
-
-def _landed_versions(conn: Connection, spec: ResourceSpec, record_ids: set[str]) -> set[tuple[str, str]]:
-    """(record id, version hash) of the versions of these records already landed."""
-    out: set[tuple[str, str]] = set()
-    ids = list(record_ids)
-    if not ids:
-        return out
-    if conn.dialect.name == "postgresql":  # one array parameter: an expanded IN list plans badly
-        rows = conn.exec_driver_sql(
-            "SELECT record_id, version_hash FROM landing_record "
-            "WHERE platform = %s AND resource = %s AND record_id = ANY(%s)", (spec.platform, spec.resource, ids))
-        return {(r[0], r[1]) for r in rows}
-    c = _landing.c
-    for i in range(0, len(ids), _LOOKUP_CHUNK):
-        q = select(c.record_id, c.version_hash).where(
-            c.platform == spec.platform, c.resource == spec.resource, c.record_id.in_(ids[i:i + _LOOKUP_CHUNK]))
-        out.update((r[0], r[1]) for r in conn.execute(q))
-    return out
-
-
 def _bump_batch(conn: Connection, batch_id: int, c: PageCounts) -> None:
     b = _batch.c
     conn.execute(update(_batch).where(b.id == batch_id).values(

@@ -77,3 +77,25 @@ def test_parallel_resource_reads_stay_under_the_platform_rate_limit(serve, sqlit
             table = staging_table("civil_affairs", b.resource)
             if b.received:
                 assert conn.execute(table.select()).first() is not None, b.resource
+
+
+def test_the_platform_with_most_reading_left_gets_the_landing_queue_first() -> None:
+    """Under rate limits the run lasts as long as the platform needing the most requests:
+    its pages may fill a landing worker's queue, the others only a shrinking part of it,
+    and when it finishes reading the next one moves up."""
+    from types import SimpleNamespace
+
+    from connectors import RESOURCES
+    from landing.ingest import QUEUE_PARTS, _Priority
+
+    jobs = [SimpleNamespace(spec=s, reading_done=False) for p in ("civil_affairs", "health", "property_mgmt")
+            for s in RESOURCES[p]]
+    prio = _Priority(jobs)  # type: ignore[arg-type]
+    ca, health, prop = (prio.room(p) for p in ("civil_affairs", "health", "property_mgmt"))
+    assert ca == QUEUE_PARTS and ca > health > prop >= 2
+    for j in jobs:
+        if j.spec.platform == "civil_affairs":
+            j.reading_done = True
+    assert prio.room("health") == QUEUE_PARTS
+    assert prio.room("property_mgmt") < QUEUE_PARTS
+    assert prio.room("civil_affairs") == QUEUE_PARTS  # a platform no longer read is never held back
