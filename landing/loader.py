@@ -116,22 +116,24 @@ def land_page(engine: Engine, spec: ResourceSpec, batch_id: int, page: Page,
     land_w = writer(dialect, _landing, _LANDING_COLS, _LANDING_CONFLICT, prebound=("updated_at",))
     stg_w = writer(dialect, table, stg_cols, upsert_latest(table), prebound=("updated_at", *build.columns))
     bind_time = _landing.c.updated_at.type.bind_processor(dialect) or (lambda v: v)
-    live_rows, dead_rows, stg_rows = [], [], []
-    for rid, upd, dele, h, payload, rec in versions:
-        upd_b = bind_time(upd)  # once for both tables
-        (dead_rows if dele else live_rows).append((spec.platform, spec.resource, rid, upd_b, dele, h, batch_id,
-                                                   payload))
-        vals, issues = build.values(rec)
-        stg_rows.append((rid, upd_b, dele, h, batch_id, None if dele else issues, *vals))
-    live_rows = land_w.prepare(live_rows)
-    dead_rows = land_w.prepare(dead_rows)
     # One staging row per record: its latest version here, on a tie the later one.
     latest: dict[str, int] = {}
     for i, v in enumerate(versions):
         prev = latest.get(v[0])
         if prev is None or versions[prev][1] <= v[1]:
             latest[v[0]] = i
-    stg_rows = stg_w.prepare([stg_rows[i] for i in latest.values()])
+    live_rows, dead_rows, stg_rows = [], [], []
+    bound = [bind_time(v[1]) for v in versions]  # once for both tables
+    for (rid, _, dele, h, payload, _), upd_b in zip(versions, bound, strict=True):
+        (dead_rows if dele else live_rows).append((spec.platform, spec.resource, rid, upd_b, dele, h, batch_id,
+                                                   payload))
+    for i in latest.values():  # typed values only for the version staging keeps
+        rid, _, dele, h, _, rec = versions[i]
+        vals, issues = build.values(rec)
+        stg_rows.append((rid, bound[i], dele, h, batch_id, None if dele else issues, *vals))
+    live_rows = land_w.prepare(live_rows)
+    dead_rows = land_w.prepare(dead_rows)
+    stg_rows = stg_w.prepare(stg_rows)
 
     with write_lock or nullcontext(), engine.begin() as conn:
         # A version landed before (or twice here) meets the landing table's unique key
