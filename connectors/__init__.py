@@ -4,7 +4,14 @@ one retrying, pacing HTTP session (``http``). ``platforms`` configures each plat
 
 from connectors.connection import PlatformConnection, get_connection
 from connectors.errors import ConnectorError
-from connectors.platforms import PLATFORMS, RESOURCES, ClientOptions, PlatformClient, ResourceSpec
+from connectors.platforms import (
+           PLATFORMS,
+           RESOURCES,
+           ClientOptions,
+           PlatformClient,
+           ResourceSpec,
+           platform_auth,
+)
 
 __all__ = ["PLATFORMS", "RESOURCES", "ClientOptions", "ConnectorError", "PlatformClient",
-           "PlatformConnection", "ResourceSpec", "get_connection"]
+           "PlatformConnection", "ResourceSpec", "get_connection", "platform_auth"]

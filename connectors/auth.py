@@ -1,10 +1,10 @@
 """Authentication strategies, each a ``requests`` AuthBase.
 
 * :class:`OAuth2ClientCredentials` — civil affairs, health, medical insurance: fetches a
-  token lazily, renews it before it expires, and on a 401 mid-read renews once and
-  repeats the call (PLATFORMS.md).
+  token lazily, renews it before it expires, and on a 401 mid-read renews it and
+  repeats the call (PLATFORMS.md), up to ``max_renewals`` times in a row.
 * :class:`HmacSignature` — public security: signs METHOD, path as sent, raw query and a
-  unix timestamp with the app secret.
+  unix timestamp with the app secret; a 401 is answered once by signing afresh.
 * :class:`ApiKeyHeader` — property management: ``X-Api-Key``.
 """
 
@@ -81,9 +81,8 @@ class OAuth2ClientCredentials(AuthBase):
         r.register_hook("response", self._renew_on_401(used))
         return r
 
-    def _renew_on_401(self, used: str):
+    def _renew_on_401(self, used: str, renewals: int = 0):
         def hook(resp: requests.Response, **kwargs) -> requests.Response:
-            renewals = getattr(resp.request, "_hub_renewals", 0)
             if resp.status_code != 401 or renewals >= self.max_renewals:
                 return resp
             with self._lock:
@@ -91,15 +90,24 @@ class OAuth2ClientCredentials(AuthBase):
                     self._token = None
             fresh = self.token()
             log.info("%s: 401 mid-read, token renewed, repeating the call", self.platform)
-            resp.content  # release the connection  # noqa: B018
-            resp.close()
-            req = resp.request.copy()
-            req.headers["Authorization"] = f"Bearer {fresh}"
-            req._hub_renewals = renewals + 1  # type: ignore[attr-defined]
-            req.hooks = {"response": [hook]}
-            return self.session.send(req, **{k: v for k, v in kwargs.items() if k in ("timeout", "stream", "verify", "cert", "proxies")})
+            again = _repeat(resp, {"Authorization": f"Bearer {fresh}"}, kwargs)
+            # the repeat may meet a 401 too: then renew again, with the token it carried
+            return self._renew_on_401(fresh, renewals + 1)(again, **kwargs)
 
         return hook
+
+
+def _repeat(resp: requests.Response, headers: dict[str, str], kwargs: dict) -> requests.Response:
+    """Send ``resp``'s request again with ``headers`` changed, through the adapter that
+    sent it (so the repeat is paced and retried like the first call)."""
+    resp.content  # release the connection  # noqa: B018
+    resp.close()
+    req = resp.request.copy()
+    req.headers.update(headers)
+    again = resp.connection.send(req, **{k: v for k, v in kwargs.items()
+                                         if k in ("timeout", "stream", "verify", "cert", "proxies")})
+    again.history.insert(0, resp)
+    return again
 
 
 class HmacSignature(AuthBase):
@@ -114,13 +122,28 @@ class HmacSignature(AuthBase):
         msg = f"{method}\n{path}\n{query}\n{ts}".encode()
         return hmac.new(self._secret, msg, hashlib.sha256).hexdigest()
 
-    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
+    def _sign(self, r: requests.PreparedRequest) -> None:
         parts = urlsplit(r.url)
         ts = str(int(time.time()))
         r.headers["X-App-Key"] = self.app_key
         r.headers["X-Timestamp"] = ts
         r.headers["X-Signature"] = self.sign(r.method or "GET", parts.path, parts.query, ts)
+
+    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
+        self._sign(r)
+        r.register_hook("response", self._resign_on_401)
         return r
+
+    def _resign_on_401(self, resp: requests.Response, **kwargs) -> requests.Response:
+        """A 401 may only mean the timestamp went stale (more than 300 s): the transport's
+        retries after 429s and 5xx resend the request as first signed. Sign it afresh and
+        send it once more (PLATFORMS.md: "refresh once and retry"); a second 401 stands."""
+        if resp.status_code != 401:
+            return resp
+        log.info("public_security: 401, signing the request afresh and repeating it once")
+        req = resp.request.copy()
+        self._sign(req)
+        return _repeat(resp, dict(req.headers), kwargs)
 
 
 class ApiKeyHeader(AuthBase):

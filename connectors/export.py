@@ -21,16 +21,31 @@ from typing import Any
 
 import orjson
 import requests
+import urllib3
 
 from connectors.errors import ContractViolation, ExportFailed
-from connectors.http import raise_for_platform
+from connectors.http import get, raise_for_platform
 from connectors.paginators import Page, Unparsed
 
 __all__ = ["BulkExport", "date_header"]
 
 log = logging.getLogger(__name__)
+# ``resp.raw.stream`` raises urllib3's own exceptions, ``requests`` its wrappers
 _NET_ERRORS = (requests.exceptions.ChunkedEncodingError, requests.exceptions.ConnectionError,
-               requests.exceptions.Timeout)
+               requests.exceptions.Timeout, urllib3.exceptions.ProtocolError, urllib3.exceptions.TimeoutError)
+
+
+class _Gone(Exception):
+    """The export's file is no longer there (expired): the export is requested anew."""
+
+
+def _range_start(resp: requests.Response) -> int | None:
+    """Where a 206 answer's ``Content-Range: bytes START-END/SIZE`` starts (None: not said)."""
+    value = resp.headers.get("Content-Range", "")
+    try:
+        return int(value.split()[1].split("-")[0]) if value.startswith("bytes ") else None
+    except (IndexError, ValueError):
+        return None
 
 
 def date_header(resp: requests.Response) -> datetime | None:
@@ -87,7 +102,13 @@ class BulkExport:
             count, sha = status.get("record_count"), status.get("sha256")
             if not isinstance(count, int) or not isinstance(sha, str):
                 raise ContractViolation(f"{self.platform}: ready export {export_id} lacks record_count/sha256")
-            path = self._download(export_id, sha)
+            try:
+                path = self._download(export_id, sha)
+            except _Gone as exc:
+                last_error = str(exc)
+                log.warning("%s: %s (attempt %d of %d); requesting a new one", self.platform, last_error,
+                            attempt, self.attempts)
+                continue
             return path, server_time, count
         raise ExportFailed(f"{self.platform}: {self.attempts} exports of {self.dataset!r} failed "
                            f"({last_error}); the platform could not produce the file — try again later")
@@ -96,7 +117,7 @@ class BulkExport:
         deadline = time.monotonic() + self.timeout_seconds
         delay = min(self.poll_seconds, 0.5)
         while True:
-            resp = self.session.get(f"{self.base_url}/v1/exports/{export_id}")
+            resp = get(self.session, f"{self.base_url}/v1/exports/{export_id}")
             raise_for_platform(self.platform, resp)
             status = resp.json()
             if status.get("status") in ("ready", "failed"):
@@ -113,21 +134,38 @@ class BulkExport:
         part.unlink(missing_ok=True)
         url = f"{self.base_url}/v1/exports/{export_id}/file"
         resumes = 0
+        deadline = time.monotonic() + self.timeout_seconds
         for full_pass in range(2):  # one fresh download more if the checksum does not match
             while True:
                 have = part.stat().st_size if part.exists() else 0
-                headers = {"Range": f"bytes={have}-"} if have else {}
+                # The file's own bytes, as the checksum covers them: no transfer encoding
+                # asked for, and none undone if a server labels the gzip file with one.
+                headers = {"Accept": "application/gzip, application/octet-stream, */*",
+                           "Accept-Encoding": "identity"}
+                if have:
+                    headers["Range"] = f"bytes={have}-"
                 try:
                     with self.session.get(url, headers=headers, stream=True) as resp:
                         if resp.status_code == 409:  # not ready after all; wait and retry
+                            if time.monotonic() > deadline:
+                                raise ExportFailed(f"{self.platform}: export {export_id} file still not ready "
+                                                   f"after {self.timeout_seconds:.0f}s; try again later")
                             time.sleep(self.poll_seconds)
                             continue
+                        if resp.status_code in (404, 410):  # kept 2 hours: gone, ask for a new one
+                            raise _Gone(f"export {export_id} file answered {resp.status_code}")
                         if resp.status_code == 416:  # we already hold every byte
                             break
                         raise_for_platform(self.platform, resp)
-                        mode = "ab" if (have and resp.status_code == 206) else "wb"
-                        with part.open(mode) as fh:
-                            for chunk in resp.iter_content(chunk_size=1 << 20):
+                        resumed = have and resp.status_code == 206
+                        if resumed and _range_start(resp) not in (None, have):
+                            # not the range asked for: start the file afresh
+                            log.info("%s: export %s answered another range than asked; downloading "
+                                     "it from the start", self.platform, export_id)
+                            part.unlink(missing_ok=True)
+                            continue
+                        with part.open("ab" if resumed else "wb") as fh:
+                            for chunk in resp.raw.stream(1 << 20, decode_content=False):
                                 fh.write(chunk)
                     break
                 except _NET_ERRORS as exc:
@@ -139,7 +177,7 @@ class BulkExport:
                              self.platform, export_id, part.stat().st_size if part.exists() else 0,
                              type(exc).__name__)
             digest = _sha256(part)
-            if digest == sha256.lower():
+            if digest == sha256.strip().lower():
                 return part
             log.warning("%s: export %s checksum mismatch (pass %d); downloading it again",
                         self.platform, export_id, full_pass + 1)

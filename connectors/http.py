@@ -9,6 +9,7 @@ per thousand requests and must never fail a run on their own.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from urllib.parse import urlsplit
@@ -16,11 +17,12 @@ from urllib.parse import urlsplit
 import orjson
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import InvalidHeader
 from urllib3.util.retry import Retry
 
 from connectors.errors import PlatformError
 
-__all__ = ["TRANSIENT", "Pacer", "make_session", "raise_for_platform"]
+__all__ = ["BODY_ERRORS", "TRANSIENT", "Pacer", "get", "make_session", "raise_for_platform"]
 
 log = logging.getLogger(__name__)
 TRANSIENT = (429, 500, 502, 503, 504)
@@ -63,6 +65,27 @@ class _PacedAdapter(HTTPAdapter):
 
 
 class _LoggingRetry(Retry):
+    """urllib3's retry, logging each transient failure, and lenient about ``Retry-After``:
+    the contract says "seconds", and a server may well send ``1.5``; a value that is no
+    number of seconds nor an HTTP date (or a negative one) falls back to the exponential
+    backoff instead of failing the request (urllib3 would raise ``InvalidHeader``)."""
+
+    def parse_retry_after(self, retry_after: str) -> float:
+        try:
+            seconds = float(retry_after.strip())
+        except ValueError:
+            return super().parse_retry_after(retry_after)
+        if not math.isfinite(seconds):
+            raise InvalidHeader(f"Invalid Retry-After header: {retry_after}")
+        return min(max(seconds, 0.0), self.retry_after_max)
+
+    def get_retry_after(self, response):
+        try:
+            return super().get_retry_after(response)
+        except InvalidHeader:
+            log.info("ignoring an unreadable Retry-After header; backing off instead")
+            return None
+
     def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):
         what = f"HTTP {response.status}" if response is not None else type(error).__name__
         log.info("transient failure (%s) on %s %s; retrying", what, method, urlsplit(url or "").path)
@@ -101,6 +124,26 @@ def make_session(
     session.headers["Accept"] = "application/json"
     session.headers["User-Agent"] = "elder-data-hub/0.1"
     return session
+
+
+#: Failures while a body is being read: after the status line, so urllib3's retries are
+#: over and ``requests`` raises them itself.
+BODY_ERRORS = (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError)
+
+
+def get(session: requests.Session, url: str, attempts: int = 4, **kwargs) -> requests.Response:
+    """``session.get``, repeated when the connection breaks while the body is read (a
+    transient failure like a 503 that urllib3 cannot retry: it has handed the response
+    over). Only for reads that are safe to repeat."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return session.get(url, **kwargs)
+        except BODY_ERRORS as exc:
+            if attempt == attempts:
+                raise
+            log.info("transient failure (%s) reading %s; retrying", type(exc).__name__, urlsplit(url).path)
+            time.sleep(min(0.5 * 2 ** (attempt - 1), 8.0))
+    raise AssertionError("unreachable")
 
 
 def error_code(response: requests.Response) -> tuple[str | None, str | None]:

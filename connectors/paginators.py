@@ -10,7 +10,8 @@ of API; what a record means is the resource spec's business (``connectors.platfo
   time, so pages shift when records change during a read. Instead of walking page 2, 3…
   of one bound, it moves the bound to the last update time received and asks for page 1
   again (the bound is inclusive, so nothing between is skipped; repeats are dropped by
-  the landing). Only when a whole page shares one update time does it step the page.
+  the landing). Only when a whole page shares one update time does it step the page,
+  checking at each step that nothing shifted under it.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import orjson
 import requests
 
 from connectors.errors import ContractViolation, CursorExpired
-from connectors.http import error_code, raise_for_platform
+from connectors.http import error_code, get, raise_for_platform
 
 __all__ = ["EPOCH", "CursorPaginator", "KeysetPagePaginator", "Page", "Unparsed"]
 
@@ -89,7 +90,7 @@ class CursorPaginator:
         last: list[dict[str, Any] | Unparsed] = []  # the latest page that held records
         restarts = 0
         while True:
-            resp = self.session.get(self.url, params=params)
+            resp = get(self.session, self.url, params=params)
             if resp.status_code == 400 and error_code(resp)[0] == "CURSOR_EXPIRED":
                 restarts += 1
                 if restarts > self.max_restarts:
@@ -107,13 +108,23 @@ class CursorPaginator:
             records = _elements(body["data"])
             if records:
                 last = records
-            st = body.get("server_time")
-            server_time = self.parse_time(st) if isinstance(st, str) else None
+            server_time = self._server_time(body.get("server_time"))
             yield Page(records, server_time)
             cursor = body.get("next_cursor")
             if not cursor:
                 return
             params = {"cursor": cursor, "limit": self.limit}
+
+    def _server_time(self, value: Any) -> datetime | None:
+        """The page's ``server_time``; one that cannot be read is only a lost hint
+        (the watermark then falls back to the local clock), not a failed read."""
+        if not isinstance(value, str):
+            return None
+        try:
+            return self.parse_time(value)
+        except ValueError:
+            log.warning("%s: unreadable server_time %r ignored", self.platform, value[:40])
+            return None
 
     def _newest(self, records: list[dict[str, Any] | Unparsed]) -> datetime | None:
         """The newest update time of ``records``: where an expired cursor's read restarts
@@ -144,19 +155,54 @@ class KeysetPagePaginator:
     updated_of: Callable[[dict[str, Any]], datetime | None]
     server_time_of: Callable[[requests.Response], datetime | None] = lambda r: None
 
+    #: How often one run of records sharing an update time may be read again from its
+    #: first page because records shifted under the reader (see :meth:`pages`).
+    max_rereads: int = 20
+
+    def _get(self, bound: datetime, page_no: int) -> tuple[requests.Response, list[Any], int, Any]:
+        resp = get(self.session, self.url, params={self.bound_param: self.format_time(bound),
+                                                   "page": page_no, "page_size": self.page_size})
+        raise_for_platform(self.platform, resp)
+        body = _json(self.platform, resp)
+        if not isinstance(body, dict) or not isinstance(body.get("items"), list):
+            raise ContractViolation(f"{self.platform}: page answer without an 'items' array")
+        # The page size the platform applied: a server that caps it below what was asked
+        # still answers full pages of its own size, and only a shorter one is the last.
+        size = body.get("page_size")
+        if size.__class__ is not int or not 0 < size <= self.page_size:
+            size = self.page_size
+        return resp, body["items"], size, body.get("total")
+
     def pages(self, since: datetime | None) -> Iterator[Page]:
+        """Walk the orders modified at or after ``since``.
+
+        The bound moves to the last update time of each full page, and page 1 is asked
+        again. A run of records sharing one update time that fills a page cannot be
+        passed that way, so the reader steps page 2, 3 … of that bound — and because a
+        record of the run modified meanwhile leaves it (it moves to the end of the list),
+        shifting the rest back one place, every stepped page is checked: the page before
+        it, fetched again, must still end with the record it ended with. If not, the run
+        is read again from its first page (the landing drops the repeats)."""
         bound = since or EPOCH
         page_no = 1
+        ended: Any = None  # when stepping: the record the previous page ended with
+        rereads = 0
         while True:
-            resp = self.session.get(self.url, params={self.bound_param: self.format_time(bound),
-                                                      "page": page_no, "page_size": self.page_size})
-            raise_for_platform(self.platform, resp)
-            body = _json(self.platform, resp)
-            if not isinstance(body, dict) or not isinstance(body.get("items"), list):
-                raise ContractViolation(f"{self.platform}: page answer without an 'items' array")
-            items = body["items"]
-            yield Page(_elements(items), self.server_time_of(resp), {"total": body.get("total")})
-            if len(items) < self.page_size:
+            resp, items, size, total = self._get(bound, page_no)
+            if page_no > 1:
+                before = self._get(bound, page_no - 1)[1]
+                if not before or before[-1] != ended:
+                    rereads += 1
+                    if rereads > self.max_rereads:
+                        raise ContractViolation(
+                            f"{self.platform}: records sharing one update time kept shifting between pages "
+                            f"({rereads} re-reads); run the ingest again later")
+                    log.info("%s: records moved between pages during the read; reading the orders of %s "
+                             "again from page 1", self.platform, self.format_time(bound))
+                    page_no, ended = 1, None
+                    continue
+            yield Page(_elements(items), self.server_time_of(resp), {"total": total})
+            if not items or len(items) < size:
                 return
             last = None
             for rec in reversed(items):
@@ -168,6 +214,6 @@ class KeysetPagePaginator:
                     if last:
                         break
             if last is not None and last > bound:
-                bound, page_no = last, 1
+                bound, page_no, ended = last, 1, None
             else:
-                page_no += 1
+                page_no, ended = page_no + 1, items[-1]

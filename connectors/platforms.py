@@ -22,9 +22,13 @@ from connectors.errors import ConnectionNotConfigured
 from connectors.export import BulkExport, date_header
 from connectors.http import Pacer, make_session, raise_for_platform
 from connectors.paginators import CursorPaginator, KeysetPagePaginator, Page
-from landing.normalize import format_timestamp, parse_ps_timestamp, parse_timestamp
+from landing.normalize import format_timestamp, parse_bool, parse_ps_timestamp, parse_timestamp
 
-__all__ = ["PLATFORMS", "RESOURCES", "ClientOptions", "PlatformClient", "ResourceSpec"]
+__all__ = ["PLATFORMS", "RESOURCES", "ClientOptions", "PlatformClient", "ResourceSpec", "platform_auth"]
+
+
+#: The longest record id the hub keys (the landing and staging tables' ``record_id``).
+RECORD_ID_LENGTH = 128
 
 
 @dataclass(frozen=True)
@@ -52,13 +56,21 @@ class ResourceSpec:
         rid = rec.get(self.id_field)
         if rid is None or (isinstance(rid, str) and not rid.strip()) or isinstance(rid, (dict, list, bool)):
             raise ValueError(f"{self.id_field} missing")
-        return str(rid).strip()
+        rid = str(rid).strip()
+        if len(rid) > RECORD_ID_LENGTH:
+            raise ValueError(f"{self.id_field} longer than {RECORD_ID_LENGTH} characters")
+        return rid
 
     def is_tombstone(self, rec: dict[str, Any]) -> bool:
+        """Whether the record is withdrawn. The contract names the flags but not every
+        spelling: a boolean flag may come as ``true``, ``1`` or ``"true"``/``"1"``, and
+        ``valiFlag`` as ``"0"`` or ``0``."""
         value = rec.get(self.tombstone_field)
+        if value is None:
+            return False
         if isinstance(self.tombstone_value, bool):
-            return value is True or value == "true"
-        return value == self.tombstone_value
+            return parse_bool(value) is self.tombstone_value
+        return str(value).strip() == str(self.tombstone_value)
 
 
 def _civil(resource: str) -> ResourceSpec:
@@ -107,6 +119,24 @@ class ClientOptions:
     #: The pacer shared by every client reading this platform (see
     #: :class:`connectors.http.Pacer`); None paces this client alone.
     pacer: Pacer | None = field(default=None, compare=False)
+    #: The credentials shared by every client reading this platform (see
+    #: :func:`platform_auth`): one token for all of a platform's readers, as for one
+    #: client; None: this client gets its own.
+    auth: requests.auth.AuthBase | None = field(default=None, compare=False)
+
+
+def platform_auth(platform: str, conn: PlatformConnection, options: ClientOptions) -> requests.auth.AuthBase:
+    """How requests to ``platform`` authenticate. Thread-safe: the readers of one
+    platform's resources share one (an OAuth2 token is fetched once and renewed once for
+    them all, as for the one client they are to the platform)."""
+    if platform in ("civil_affairs", "health", "medical_insurance"):
+        token_session = make_session(retries=options.retries, rps=None, connect_timeout=options.connect_timeout,
+                                     read_timeout=options.read_timeout)
+        return OAuth2ClientCredentials(conn.url("/oauth/token"), conn.login or "", conn.password or "",
+                                       token_session, platform)
+    if platform == "public_security":
+        return HmacSignature(conn.login or "", conn.password or "")
+    return ApiKeyHeader(conn.password or "")
 
 
 class PlatformClient:
@@ -124,20 +154,8 @@ class PlatformClient:
                                     connect_timeout=options.connect_timeout,
                                     read_timeout=options.read_timeout, backoff=options.backoff,
                                     pacer=options.pacer)
-        self.session.auth = self._auth()
+        self.session.auth = options.auth or platform_auth(platform, conn, options)
         self.specs = {s.resource: s for s in RESOURCES[platform]}
-
-    def _auth(self) -> requests.auth.AuthBase:
-        c = self.conn
-        if self.platform in ("civil_affairs", "health", "medical_insurance"):
-            token_session = make_session(retries=self.options.retries, rps=None,
-                                         connect_timeout=self.options.connect_timeout,
-                                         read_timeout=self.options.read_timeout)
-            return OAuth2ClientCredentials(c.url("/oauth/token"), c.login or "", c.password or "",
-                                           token_session, self.platform)
-        if self.platform == "public_security":
-            return HmacSignature(c.login or "", c.password or "")
-        return ApiKeyHeader(c.password or "")
 
     def close(self) -> None:
         self.session.close()

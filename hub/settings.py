@@ -26,8 +26,8 @@ class HubSettings(BaseSettings):
     # Incremental reads: re-read this far behind the watermark, because platform clocks
     # are not synchronised (PLATFORMS.md: up to 5 minutes).
     overlap_seconds: int = 300
-    page_limit: int = 1000  # cursor platforms, 1..1000
-    property_page_size: int = 500  # property platform, 1..500
+    page_limit: int = Field(default=1000, ge=1, le=1000)  # cursor platforms: the contract's 1..1000
+    property_page_size: int = Field(default=500, ge=1, le=500)  # property platform: 1..500
     # Client-side pacing per platform; the contract allows 20 requests/second per client.
     requests_per_second: float | None = 20.0
     http_connect_timeout: float = 10.0

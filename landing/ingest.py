@@ -49,6 +49,7 @@ from connectors import (
     PlatformConnection,
     ResourceSpec,
     get_connection,
+    platform_auth,
 )
 from connectors.errors import ConnectorError
 from connectors.http import Pacer
@@ -676,8 +677,12 @@ def _read(i: int, job: _Job, conn: Any, options: ClientOptions, workers: _Worker
 
 def _ingest_parallel(jobs: list[_Job], conns: dict[str, Any], settings: HubSettings, n: int,
                      progress: Progress | None) -> list[BatchResult]:
-    pacers = {p: Pacer(settings.requests_per_second) for p in {j.spec.platform for j in jobs}}
     base = client_options(settings)
+    # one client per platform as far as the platform can tell: one pace, one token
+    shared = {p: replace(base, pacer=Pacer(settings.requests_per_second),
+                         auth=None if isinstance(conns[p], ConnectorError) or not conns[p].password
+                         else platform_auth(p, conns[p], base))
+              for p in {j.spec.platform for j in jobs}}
     abort = threading.Event()
     workers = _Workers(settings, n)
     priority = _Priority(jobs)
@@ -686,7 +691,7 @@ def _ingest_parallel(jobs: list[_Job], conns: dict[str, Any], settings: HubSetti
     def reader(i: int) -> None:
         job = jobs[i]
         try:
-            results[i] = _read(i, job, conns[job.spec.platform], replace(base, pacer=pacers[job.spec.platform]),
+            results[i] = _read(i, job, conns[job.spec.platform], shared[job.spec.platform],
                                workers, priority, abort, progress)
         except Exception as exc:  # noqa: BLE001 - e.g. counts that do not reconcile: kept for the caller
             results[i] = exc  # type: ignore[assignment]
