@@ -16,6 +16,7 @@ is left alone; a version delivered again is counted as a duplicate.
 from __future__ import annotations
 
 import hashlib
+import logging
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -33,6 +34,8 @@ from schemas.landing import IngestBatch, IngestWatermark, LandingRecord, Landing
 from schemas.staging import staging_table
 
 __all__ = ["PageCounts", "advance_watermark", "dialect_insert", "land_page"]
+
+log = logging.getLogger(__name__)
 
 _landing = LandingRecord.__table__
 _reject = LandingReject.__table__
@@ -87,7 +90,8 @@ def land_page(engine: Engine, spec: ResourceSpec, batch_id: int, page: Page,
             rejects.append({"batch_id": batch_id, "platform": spec.platform, "resource": spec.resource,
                             "record_id": None, "reason": rec.reason, "payload": rec.raw})
             continue
-        payload = orjson.dumps(rec)
+        # keys sorted: a version re-sent with its fields in another order is the same version
+        payload = orjson.dumps(rec, option=orjson.OPT_SORT_KEYS)
         try:
             rid = spec.record_id(rec)
             updated = spec.updated(rec)
@@ -165,7 +169,14 @@ def _bump_batch(conn: Connection, batch_id: int, c: PageCounts) -> None:
 def advance_watermark(engine: Engine, spec: ResourceSpec, newest: datetime,
                       server_time: datetime | None) -> None:
     """Move ``spec``'s watermark to ``newest`` (never backwards): every record up to it
-    has landed. ``server_time`` is the platform's clock at that read."""
+    has landed. ``server_time`` is the platform's clock at that read.
+
+    Never past the platform's clock (``server_time``, or this machine's when the platform
+    gave none): a record dated in the future (noise the contract lists) would otherwise
+    carry the watermark there, and every later read would start after the changes still
+    to come. Held at the clock, the next read starts at it (less the overlap) and only
+    gets the future-dated record again, which the landing recognises. A watermark found
+    in the future (stored before) is brought back to the clock the same way."""
     with engine.begin() as conn:
         _advance_watermark(conn, spec, newest, server_time)
 
@@ -174,6 +185,11 @@ def _advance_watermark(conn: Connection, spec: ResourceSpec, newest: datetime,
                        server_time: datetime | None) -> None:
     w = _watermark.c
     now = datetime.now(UTC)
+    clock = server_time or now
+    if newest > clock:
+        log.warning("%s/%s: update times up to %s are ahead of the platform's clock (%s); the watermark "
+                    "stays at the clock", spec.platform, spec.resource, newest.isoformat(), clock.isoformat())
+        newest = clock
     current = conn.execute(select(w.watermark).where(w.platform == spec.platform,
                                                      w.resource == spec.resource)).first()
     if current is None:
@@ -182,6 +198,11 @@ def _advance_watermark(conn: Connection, spec: ResourceSpec, newest: datetime,
         return
     values: dict[str, Any] = {"updated_at": now}
     if current.watermark is None or newest > current.watermark:
+        values["watermark"] = newest
+    elif current.watermark > clock:
+        log.warning("%s/%s: the stored watermark %s is ahead of the platform's clock; brought back to %s "
+                    "(records changed in between may need a backfill: the hub_ingest DAG's since param)", spec.platform,
+                    spec.resource, current.watermark.isoformat(), newest.isoformat())
         values["watermark"] = newest
     if server_time:
         values["server_time"] = server_time

@@ -216,18 +216,21 @@ def normalize_id_card(raw: str | None) -> IdNumber:
 
 def masked_id_parts(masked: str | None) -> tuple[str | None, str | None]:
     """Split the property platform's masked ID (``370203********123X``: first 6 and
-    last 4 characters, 8 asterisks between) into ``(first6, last4)``, ``last4``
-    upper-cased. Cleaned like an ID number first (width, whitespace, ``x``).
-    ``(None, None)`` if empty or not that shape."""
+    last 4 characters) into ``(first6, last4)``, ``last4`` upper-cased. Cleaned like an
+    ID number first (width, whitespace, ``x``). The contract fixes the kept characters,
+    not the mask: any run of asterisks between them is accepted (a masked 15-digit
+    legacy number has 5, another system may write 4). ``(None, None)`` if empty or not
+    that shape."""
     s = _clean_text(masked)
-    if len(s) != 18 or s[6:14] != "********" or not _is_digits(s[:6]) or not _is_digits(s[14:17]):
+    n = len(s)
+    if n < 11 or s[6:n - 4].strip("*") or not _is_digits(s[:6]) or not _is_digits(s[n - 4:n - 1]):
         return None, None
-    last = s[17]
+    last = s[-1]
     if last == "x":
         last = "X"
     elif not (last == "X" or last.isdigit()):
         return None, None
-    return s[:6], s[14:17] + last
+    return s[:6], s[n - 4:n - 1] + last
 
 
 # ----------------------------------------------------------------------------- names
@@ -427,6 +430,8 @@ def _parse_date_str(s: str) -> tuple[date | None, str | None]:
     if not s:
         return None, "empty"
     n = len(s)
+    if n > 10 and s[10] == "T" and s[4] == "-" and s[7] == "-":
+        return _date_of_timestamp(s)
     if n == 10 and s[4] == "-" and s[7] == "-":
         s = s[:4] + s[5:7] + s[8:]
     elif n != 8:
@@ -437,8 +442,24 @@ def _parse_date_str(s: str) -> tuple[date | None, str | None]:
     return (d, None) if d is not None else (None, "invalid_date")
 
 
+def _date_of_timestamp(s: str) -> tuple[date | None, str | None]:
+    """The day of an ISO-8601 date-time (``2024-03-05T00:00:00+08:00``): the contract
+    gives no format for most date fields, and a platform may send its dates as
+    timestamps. With an offset, the day in Asia/Shanghai; without, the day written."""
+    try:
+        dt = datetime.fromisoformat(s)
+    except ValueError:
+        ymd = s[:4] + s[5:7] + s[8:10]
+        well_formed = _is_digits(ymd) and _ymd(ymd) is None  # the day does not exist
+        return None, "invalid_date" if well_formed else "bad_format"
+    if dt.tzinfo is not None and dt.utcoffset() is not None:
+        dt = dt.astimezone(SHANGHAI)
+    return dt.date(), None
+
+
 def parse_date(raw: str | None) -> tuple[date | None, str | None]:
-    """``(date, issue)`` from ``YYYY-MM-DD`` or ``YYYYMMDD``.
+    """``(date, issue)`` from ``YYYY-MM-DD``, ``YYYYMMDD`` or an ISO-8601 date-time
+    (its day in Asia/Shanghai).
 
     Issues: ``empty`` (``None``/blank), ``invalid_date`` (well-formed but does not
     exist, e.g. ``2023-02-30``), ``bad_format`` (anything else). A ``date`` passes

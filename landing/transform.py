@@ -161,10 +161,10 @@ MEMO_PROBE = 20_000
 
 
 class _Field:
-    __slots__ = ("conv", "lookups", "memo", "misses", "name", "procs", "wire")
+    __slots__ = ("conv", "lengths", "lookups", "memo", "misses", "name", "procs", "wire")
 
-    def __init__(self, wire: str, name: str, conv: Conv, procs: list | None) -> None:
-        self.wire, self.name, self.conv, self.procs = wire, name, conv, procs
+    def __init__(self, wire: str, name: str, conv: Conv, procs: list | None, lengths: list | None) -> None:
+        self.wire, self.name, self.conv, self.procs, self.lengths = wire, name, conv, procs, lengths
         self.memo: dict | None = {}
         self.lookups = self.misses = 0
 
@@ -186,11 +186,19 @@ class RowBuilder:
         for f in spec.fields:
             cols = f.columns()
             procs = [c.type.bind_processor(dialect) if dialect is not None else None for c in cols]
-            self._fields.append(_Field(f.wire, f.name, _converter(f), procs if any(procs) else None))
+            # a normalised value longer than its column (a name of 200 characters, a
+            # "number" of garbage) is cut to fit and flagged: PostgreSQL would refuse the
+            # whole chunk, again at every re-read ("str" fields do this themselves)
+            lengths = [getattr(c.type, "length", None) for c in cols] if f.kind != "str" else []
+            self._fields.append(_Field(f.wire, f.name, _converter(f), procs if any(procs) else None,
+                                       lengths if any(lengths) else None))
 
     @staticmethod
     def _make(f: _Field, v: Any) -> tuple[tuple[Any, ...], str | None]:
         vals, issue = f.conv(v)
+        if f.lengths is not None and any(x.__class__ is str and n and len(x) > n for n, x in zip(f.lengths, vals)):
+            vals = tuple(x[:n] if x.__class__ is str and n and len(x) > n else x for n, x in zip(f.lengths, vals))
+            issue = issue or "truncated"
         if f.procs is not None:
             vals = tuple(p(x) if p is not None and x is not None else x for p, x in zip(f.procs, vals))
         return vals, (f"{f.name}:{issue}" if issue else None)

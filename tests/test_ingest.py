@@ -299,7 +299,8 @@ def test_generated_world_lands_completely_under_default_faults(serve, settings) 
         for i, body in enumerate(log.bodies):
             if log.visible[i] > clock.now() or (current is not None and i not in current):
                 continue  # not served: invisible yet, or superseded in a current-state view
-            digest = hashlib.blake2b(orjson.dumps(orjson.loads(body)), digest_size=16).hexdigest()
+            digest = hashlib.blake2b(orjson.dumps(orjson.loads(body), option=orjson.OPT_SORT_KEYS),
+                                     digest_size=16).hexdigest()
             expected.add((platform, resource, log.keys[i], digest))
         ids = set(rows(settings, platform, resource))
         served = {k for (p, r, k, _h) in expected if (p, r) == (platform, resource)}
@@ -405,3 +406,83 @@ def test_sqlite_landing_workers_take_turns_through_a_file_lock(tmp_path) -> None
         assert pool.apply(_try_lock, (lock.path,)) == "held elsewhere"
     with ctx.Pool(1) as pool:
         assert pool.apply(_try_lock, (lock.path,)) == "free"
+
+
+def _watermark(settings, platform: str, resource: str):  # noqa: ANN202
+    from schemas.landing import IngestWatermark
+
+    with get_engine(settings).connect() as conn:
+        return conn.execute(select(IngestWatermark.watermark).where(
+            IngestWatermark.platform == platform, IngestWatermark.resource == resource)).scalar_one()
+
+
+def test_a_record_dated_in_the_future_does_not_carry_the_watermark_past_later_changes(serve, settings) -> None:
+    """A record stamped years ahead (the contract's "future dates") lands, but the
+    watermark stays at the platform's clock, so the next day's changes are still read."""
+    store = SimStore()
+    future = T0 + timedelta(days=3650)
+    put(store, "civil_affairs", "elders", "record_id", civil_elder("E001", T0), T0)
+    # in the change log at T0 + 1 min, its update time says 2036
+    put(store, "civil_affairs", "elders", "record_id", civil_elder("E900", future), T0 + timedelta(minutes=1))
+    put(store, "civil_affairs", "elders", "record_id", civil_elder("E002", T0 + timedelta(hours=2)),
+        T0 + timedelta(hours=2))
+    store.finalize()
+    clock = SimClock(T0 + timedelta(hours=1))
+    serve(store, clock)
+    ingest_all(["civil_affairs"], settings=settings)
+    assert set(rows(settings, "civil_affairs", "elders")) == {"E001", "E900"}
+    assert _watermark(settings, "civil_affairs", "elders") == T0 + timedelta(hours=1)  # the clock, not 2036
+    clock.advance(3 * 3600)
+    second = ingest_all(["civil_affairs"], settings=settings)
+    assert set(rows(settings, "civil_affairs", "elders")) == {"E001", "E002", "E900"}
+    b = next(x for x in second.batches if x.resource == "elders")
+    assert b.landed_new == 1
+    assert _watermark(settings, "civil_affairs", "elders") == T0 + timedelta(hours=2)
+
+
+def test_a_watermark_stored_in_the_future_is_brought_back_to_the_platforms_clock(serve, settings) -> None:
+    from landing.loader import advance_watermark
+
+    spec = next(s for s in ingest_mod.RESOURCES["civil_affairs"] if s.resource == "elders")
+    engine = get_engine(settings)
+    advance_watermark(engine, spec, T0 + timedelta(days=3650), None)  # capped by this machine's clock
+    assert _watermark(settings, "civil_affairs", "elders") < T0 + timedelta(days=3650)
+    from schemas.landing import IngestWatermark
+
+    with engine.begin() as conn:  # as an earlier version of the hub could have left it
+        conn.execute(IngestWatermark.__table__.update().values(watermark=T0 + timedelta(days=3650)))
+    advance_watermark(engine, spec, T0 + timedelta(hours=1), T0 + timedelta(hours=2))
+    assert _watermark(settings, "civil_affairs", "elders") == T0 + timedelta(hours=1)
+
+
+def test_a_version_resent_with_its_fields_in_another_order_is_the_same_version(serve, settings) -> None:
+    store = SimStore()
+    rec = civil_elder("E001", T0)
+    store.log("civil_affairs", "elders").append("E001", T0.timestamp(), orjson.dumps(rec))
+    store.log("civil_affairs", "elders").append("E001", T0.timestamp(), orjson.dumps(dict(reversed(rec.items()))))
+    store.finalize()
+    serve(store, SimClock(T0 + timedelta(hours=1)))
+    b = next(x for x in ingest_all(["civil_affairs"], settings=settings).batches if x.resource == "elders")
+    assert (b.received, b.landed_new, b.landed_duplicate) == (2, 1, 1)
+    assert count(settings, LandingRecord.__table__) == 1
+
+
+def test_values_too_long_for_their_columns_are_cut_or_refused_not_fatal(serve, settings) -> None:
+    """On PostgreSQL a value longer than its column fails the whole chunk, at every re-read:
+    a name is cut to its column and flagged, an unkeyable record id is rejected."""
+    store = SimStore()
+    put(store, "civil_affairs", "elders", "record_id", civil_elder("E001", T0, name="张" * 100,
+                                                                    id_card_no="9" * 60), T0)
+    put(store, "civil_affairs", "elders", "record_id", civil_elder("E" * 129, T0), T0)
+    put(store, "civil_affairs", "elders", "record_id", civil_elder("E002", T0), T0)
+    store.finalize()
+    serve(store, SimClock(T0 + timedelta(hours=1)))
+    result = ingest_all(["civil_affairs"], settings=settings)
+    b = next(x for x in result.batches if x.resource == "elders")
+    assert b.status == "success" and (b.received, b.landed_new, b.rejected) == (3, 2, 1)
+    e1 = rows(settings, "civil_affairs", "elders")["E001"]
+    assert e1.name == "张" * 64 and "name:truncated" in e1.issues
+    assert len(e1.id_card_no_cleaned) == 40 and e1.id_card_no is None
+    with get_engine(settings).connect() as conn:
+        (reason,) = conn.execute(select(LandingReject.reason)).scalars()
+    assert "longer than 128" in reason

@@ -276,7 +276,11 @@ def test_id_accepts_non_str() -> None:
         ("", (None, None)),
         (None, (None, None)),
         ("   ", (None, None)),
-        ("370203****123X", (None, None)),  # wrong mask length
+        # the contract fixes the 6 and 4 characters kept, not the mask between them
+        ("370203****123X", ("370203", "123X")),
+        ("370203*****1234", ("370203", "1234")),  # a masked 15-digit legacy number
+        ("370203123X", (None, None)),  # nothing masked
+        ("370203*", (None, None)),
         ("370203********12X3", (None, None)),
         ("370203********123Y", (None, None)),
         ("37020A********123X", (None, None)),
@@ -570,7 +574,12 @@ def test_area_code_noise(raw, expected) -> None:
         ("00000101", (None, "invalid_date")),
         ("2023/02/03", (None, "bad_format")),
         ("2023-2-3", (None, "bad_format")),
-        ("2023-02-03T00:00:00", (None, "bad_format")),
+        # a date sent as a date-time: its day, in Asia/Shanghai when it has an offset
+        ("2023-02-03T00:00:00", (date(2023, 2, 3), None)),
+        ("2023-02-03T00:00:00+08:00", (date(2023, 2, 3), None)),
+        ("2023-02-02T16:30:00Z", (date(2023, 2, 3), None)),
+        ("2023-02-30T00:00:00+08:00", (None, "invalid_date")),
+        ("2023-02-03Tnoon", (None, "bad_format")),
         ("2023-0a-03", (None, "bad_format")),
         ("202302033", (None, "bad_format")),
         ("March 3", (None, "bad_format")),
