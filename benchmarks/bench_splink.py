@@ -4,7 +4,10 @@ recall and F1 against the generator's truth, wall time and peak memory, side by 
 Both read the records the registry links — the person-describing resources that passed
 the quality gate, normalised at landing — of a city generated, served, ingested and
 validated through the hub's real path. Each system runs in a fresh process, so the peak
-resident memory printed is its own.
+resident memory printed is its own; it is read as soon as the system has its answer,
+before the generator's truth is loaded for scoring. Splink's input table is built from
+the records in a process of its own and handed over as a Parquet file, so Splink's peak
+does not include the hub's records either.
 
 Splink runs a standard configuration for people data: records of all sources in one
 table (``dedupe_only``: one platform can hold the same person twice); comparisons on
@@ -48,6 +51,10 @@ def _records(home: Path) -> list:
         return load_records(conn)
 
 
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def _score(predicted: dict, home: Path) -> dict:
     from linking.evaluate import load_truth, pairwise
 
@@ -67,9 +74,10 @@ def run_hub(home: Path) -> dict:
     t = time.monotonic()
     link(s, progress=lambda m: None)
     seconds = time.monotonic() - t
+    peak = _peak_mb()
     with get_engine(s).connect() as conn:
         predicted = current_links(conn)
-    return {"seconds": seconds, **_score(predicted, home)}
+    return {"seconds": seconds, "peak_mb": peak, **_score(predicted, home)}
 
 
 def run_hub_resolve(home: Path) -> dict:
@@ -87,22 +95,20 @@ def run_hub_resolve(home: Path) -> dict:
         t = time.monotonic()
         res = resolve(recs, as_of)
         seconds = time.monotonic() - t
+    peak = _peak_mb()
     predicted = {}
     for r in recs:
         pid = res.person_of[r.idx]
         predicted[r.key] = None if pid is None else str(pid)
-    return {"seconds": seconds, **_score(predicted, home)}
+    return {"seconds": seconds, "peak_mb": peak, **_score(predicted, home)}
 
 
-def run_splink(home: Path) -> dict:
+def splink_input(home: Path) -> None:
+    """Splink's input table, from the records the registry links, as a Parquet file."""
     import pandas as pd
-    import splink.comparison_library as cl
-    from splink import DuckDBAPI, Linker, SettingsCreator, block_on
 
-    recs = _records(home)
-    t = time.monotonic()
     rows = []
-    for r in recs:
+    for r in _records(home):
         number = r.id18 or r.id_clean
         rows.append({
             "unique_id": f"{r.platform}/{r.resource}/{r.record_id}",
@@ -117,7 +123,16 @@ def run_splink(home: Path) -> dict:
             "district": r.district,
             "phone": r.phone,
         })
-    df = pd.DataFrame(rows)
+    pd.DataFrame(rows).to_parquet(home / "splink-input.parquet")
+
+
+def run_splink(home: Path) -> dict:
+    import pandas as pd
+    import splink.comparison_library as cl
+    from splink import DuckDBAPI, Linker, SettingsCreator, block_on
+
+    t = time.monotonic()
+    df = pd.read_parquet(home / "splink-input.parquet")
     settings = SettingsCreator(
         link_type="dedupe_only",
         comparisons=[
@@ -147,6 +162,7 @@ def run_splink(home: Path) -> dict:
     pairs = linker.inference.predict(threshold_match_probability=0.5)
     clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(pairs, 0.95).as_pandas_dataframe()
     seconds = time.monotonic() - t
+    peak = _peak_mb()
     by_cluster: dict[str, list[str]] = {}
     for uid, cid in zip(clusters["unique_id"], clusters["cluster_id"], strict=True):
         by_cluster.setdefault(str(cid), []).append(uid)
@@ -156,7 +172,7 @@ def run_splink(home: Path) -> dict:
         for m in members:
             platform, res, rid = m.split("/", 2)
             predicted[(platform, res, rid)] = cid if keep else None
-    return {"seconds": seconds, **_score(predicted, home)}
+    return {"seconds": seconds, "peak_mb": peak, **_score(predicted, home)}
 
 
 def _copy_home(src: Path, dst: Path) -> None:
@@ -186,8 +202,10 @@ def main() -> None:
 
             _prepare(args.elders, args.seed, args.noise_scale, Path(home))
             return
+        if which == "splink-input":
+            splink_input(Path(home))
+            return
         out = {"hub": run_hub, "hub-resolve": run_hub_resolve, "splink": run_splink}[which](Path(home))
-        out["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print("RESULT " + json.dumps(out), flush=True)
         return
     rows = {}
@@ -199,6 +217,8 @@ def main() -> None:
         else:
             print(f"{args.elders:,} elders, seed {args.seed}, noise x{args.noise_scale}", flush=True)
             subprocess.run([*base, "prepare", home], check=True, cwd=REPO)
+        subprocess.run([*base, "splink-input", home], check=True, cwd=REPO,
+                       env={**os.environ, "PYTHONPATH": str(REPO)})
         for which in ("hub", "hub-resolve", "splink"):
             out = subprocess.run([*base, which, home], check=True, cwd=REPO, stdout=subprocess.PIPE, text=True,
                                  env={**os.environ, "PYTHONPATH": str(REPO)}).stdout

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import orjson
 from sqlalchemy import Engine, delete, select
@@ -19,8 +20,27 @@ from landing.normalize import normalize_phone, parse_yuan
 from schemas.landing import CatalogSnapshot
 from schemas.staging import catalog_items, staging_table
 
-__all__ = ["refresh_catalogs"]
+__all__ = ["catalog_entry", "refresh_catalogs"]
 log = logging.getLogger(__name__)
+
+
+#: Money columns are NUMERIC(14, 2): a larger amount is garbage, and PostgreSQL would refuse it.
+_MAX_PRICE = Decimal("1e12")
+
+
+def catalog_entry(item: object) -> tuple[str, Decimal | None, str | None] | None:
+    """One catalogue item as ``(service_type, price, issue)``, or None when it names no
+    service. The service type is cut to its column (as the orders' is at landing, so the
+    two still meet); a price that is no amount or too large to be one is None."""
+    if not isinstance(item, dict) or not item.get("service_type"):
+        return None
+    service_type = str(item["service_type"]).strip()[:32]
+    if not service_type:
+        return None
+    price, issue = parse_yuan(item.get("price"))
+    if price is not None and abs(price) >= _MAX_PRICE:
+        price, issue = None, "out_of_range"
+    return service_type, price, (f"price:{issue}" if issue and issue != "empty" else None)
 
 
 def refresh_catalogs(engine: Engine, client: PlatformClient, batch_id: int) -> int:
@@ -46,16 +66,17 @@ def refresh_catalogs(engine: Engine, client: PlatformClient, batch_id: int) -> i
             snap_id = conn.execute(select(snap.c.id).where(snap.c.company_credit_code == code,
                                                            snap.c.version_hash == digest)).scalar_one()
             rows = {}
-            for item in body.get("items") or []:
-                if not isinstance(item, dict) or not item.get("service_type"):
+            items = body.get("items") if isinstance(body, dict) else None
+            for item in items if isinstance(items, list) else []:
+                entry = catalog_entry(item)
+                if entry is None:
                     continue
-                price, issue = parse_yuan(item.get("price"))
-                rows[str(item["service_type"])] = {
-                    "company_credit_code": code, "service_type": str(item["service_type"]),
+                service_type, price, issue = entry
+                rows[service_type] = {
+                    "company_credit_code": code, "service_type": service_type,
                     "description": item.get("description"), "price": price,
                     "complaint_phone": normalize_phone(item.get("complaint_phone")),
-                    "fetched_at": now, "snapshot_id": snap_id,
-                    "issues": f"price:{issue}" if issue and issue != "empty" else None}
+                    "fetched_at": now, "snapshot_id": snap_id, "issues": issue}
             if rows:
                 conn.execute(catalog_items.insert(), list(rows.values()))
         fetched += 1

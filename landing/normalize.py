@@ -197,7 +197,7 @@ def normalize_id_card(raw: str | None) -> IdNumber:
             return _ID_EMPTY
     n = len(s)
     if n == 18:
-        if not (_is_digits(s[:17]) and (s[17] == "X" or s[17].isdigit())):
+        if not (_is_digits(s[:17]) and (s[17] == "X" or _is_digits(s[17]))):
             return _id_number(None, s, "bad_format", None, None)
         if calc_check_digit(s) != s[17]:
             return _id_number(None, s, "bad_checksum", None, None)
@@ -218,8 +218,10 @@ def masked_id_parts(masked: str | None) -> tuple[str | None, str | None]:
     """Split the property platform's masked ID (``370203********123X``: first 6 and
     last 4 characters) into ``(first6, last4)``, ``last4`` upper-cased. Cleaned like an
     ID number first (width, whitespace, ``x``). The contract fixes the kept characters,
-    not the mask: any run of asterisks between them is accepted (a masked 15-digit
-    legacy number has 5, another system may write 4). ``(None, None)`` if empty or not
+    not the mask: any run of asterisks between them is accepted (another system may
+    write 4), and the number masked is taken as an 18-digit one — except a value 15
+    characters long, a masked legacy number, whose last four do not line up with an
+    18-digit number's: it gives ``(first6, None)``. ``(None, None)`` if empty or not
     that shape."""
     s = _clean_text(masked)
     n = len(s)
@@ -228,8 +230,12 @@ def masked_id_parts(masked: str | None) -> tuple[str | None, str | None]:
     last = s[-1]
     if last == "x":
         last = "X"
-    elif not (last == "X" or last.isdigit()):
+    elif not (last == "X" or _is_digits(last)):
         return None, None
+    if n == 15:
+        # a masked 15-digit legacy number: its last four are the 18-digit number's 14th to
+        # 17th characters, not its last four — only the area part can be compared
+        return s[:6], None
     return s[:6], s[n - 4:n - 1] + last
 
 

@@ -99,7 +99,8 @@ def id_repairs(cleaned: str | None) -> list[str]:
     the right check character (a wrong check digit), and every swap of two adjacent
     characters that yields a valid number (transposed digits). A guess, never proof:
     the linker accepts one only where other fields agree."""
-    if not cleaned or len(cleaned) != 18 or not cleaned[:17].isdigit():
+    # ASCII only: str.isdigit also accepts other scripts' digits, which int() refuses
+    if not cleaned or len(cleaned) != 18 or not cleaned.isascii() or not cleaned[:17].isdigit():
         return []
     out = []
     body = cleaned[:17]

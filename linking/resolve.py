@@ -520,17 +520,20 @@ def age_on(birth: date, day: date) -> int:
 
 
 def _is_elder(anchors: list[LinkRecord], as_of: date) -> bool:
-    """Aged 60 or over on ``as_of``, or on the date of death. The birth date is the
-    public-security record's, else the civil-affairs one's, else the ID number's; a person
-    whose birth date nobody knows is kept (the anchors share elders only)."""
-    born = None
+    """Aged 60 or over on ``as_of``, or on the date of death. The birth date is the one
+    survivorship publishes: what an anchor's valid number encodes when that anchor's own
+    fields agree with it (a birth-date typo in one record then cannot drop an elder), else
+    the public-security record's, else the civil-affairs one's, else any valid number's;
+    a person whose birth date nobody knows is kept (the anchors share elders only)."""
+    from landing.normalize import id_birth_date
+
+    trusted = next((r.id18 for r in anchors if r.id18 and not r.id_contradicted), None)
+    born = id_birth_date(trusted) if trusted else None
     for want in ("public_security", "civil_affairs"):
-        born = next((r.birth for r in anchors if r.platform == want and r.birth), None)
         if born:
             break
+        born = next((r.birth for r in anchors if r.platform == want and r.birth), None)
     if born is None:
-        from landing.normalize import id_birth_date
-
         born = next((id_birth_date(r.id18) for r in anchors if r.id18), None)
     if born is None:
         return True

@@ -8,15 +8,18 @@ Rules (REGISTRY.md, issue "Entity resolution"):
   recently updated record. The ID number comes from a record whose number is valid and
   agrees with its own birth date and gender; only when no record has such a number, from
   a valid number that disagrees (its check digit vouches for it; the record's date or
-  gender field is the likelier typo). Gender and birth date fall back to what the number
-  encodes.
+  gender field is the likelier typo). Gender and birth date are what such an agreeing
+  number encodes (a higher-ranked record's field that disagrees with it is the typo: the
+  golden record never contradicts its own number); without one, the highest-ranked
+  record's field, else what the number encodes.
 * **district**: public security's current registration, then civil affairs, then
   medical insurance.
 * **status and death**: public security's registration status (``1`` deceased, ``2``
   moved out). A health death certificate is the second source: it makes a person whom
-  public security still lists as normal (or does not know) deceased — public security
-  lags behind the certificate, it does not contradict it. Public security's date of
-  death wins when both give one.
+  public security still lists as normal or moved out (or does not know) deceased —
+  public security lags behind the certificate, it does not contradict it, and a person
+  who moved out can die elsewhere. Public security's date of death wins when both give
+  one.
 * **assistance status, household type, town/village, care flags**: civil affairs.
 * **disability level**: the newer of civil affairs' ability assessment and long-term-care
   insurance's disability assessment (by assessment date).
@@ -73,9 +76,13 @@ def golden(records: Sequence[LinkRecord], confident: set[int] | None = None) -> 
         # likelier typo — better than no number at all
         id_rec = next((r for r in ordered if r.id18), None)
     put("id_card_no", id_rec.id18 if id_rec else None, id_rec)
+    trusted = id_rec is not None and not id_rec.id_contradicted
     for name, attr in (("name", "name"), ("gender", "gender"), ("birth_date", "birth")):
         r = next((r for r in ordered if getattr(r, attr)), None)
-        if name != "name" and id_rec is not None and (r is None or _rank(r) > _rank(id_rec)):
+        if name != "name" and id_rec is not None and (trusted or r is None or _rank(r) > _rank(id_rec)):
+            # a number that agrees with its own record: its birth date and gender stand
+            # (a higher-ranked record's field that disagrees with both is the typo), so
+            # the golden record never contradicts its own number
             # the number's own birth date / gender beats a lower-ranked source's field
             put(name, id_birth_date(id_rec.id18) if name == "birth_date" else id_gender(id_rec.id18), id_rec)
         else:
@@ -95,7 +102,7 @@ def golden(records: Sequence[LinkRecord], confident: set[int] | None = None) -> 
         status = "moved_out"
     if ps is not None and ps.ps_status == "1":
         status, death, death_src = "deceased", ps.death_date, ps
-    if cert is not None and status != "moved_out":
+    if cert is not None:  # a death certificate outranks "moved out": a person can die elsewhere
         if status != "deceased":
             status, status_src = "deceased", cert
         if death is None:

@@ -47,9 +47,10 @@ from sqlalchemy import (
 )
 
 from landing.bulk import writer
-from landing.normalize import parse_date, parse_yuan
+from landing.catalog import catalog_entry
+from landing.normalize import parse_date
 from linking.records import PERSON_RESOURCES
-from rules.calendar import days
+from rules.calendar import covered_years, days
 from rules.errors import RulesError
 from rules.params import PolicyParams, store_params
 from schemas.findings import (
@@ -105,10 +106,20 @@ def window(conn: Connection, as_of: date | None, start: date | None = None, end:
     if end is not None and end < as_of:
         as_of = end
     if start is None:
-        firsts = []
+        # the earliest transaction date received — within the years the official holiday
+        # calendar covers: one deposit mis-dated 2003 must not stop every rule (the
+        # working-day rule cannot judge a day the calendar does not know)
+        floor = date(covered_years()[0], 1, 1)
+        firsts, early = [], []
         for key, col in TRANSACTION_DATES:
             t = accepted_table(*key)
-            firsts.append(conn.execute(select(func.min(t.c[col])).where(~t.c.deleted)).scalar())
+            live = ~t.c.deleted
+            firsts.append(conn.execute(select(func.min(t.c[col])).where(live, t.c[col] >= floor)).scalar())
+            if conn.execute(select(t.c.record_id).where(live, t.c[col] < floor).limit(1)).first():
+                early.append("/".join(key))
+        if early:
+            log.warning("transactions dated before %s (outside the holiday calendar) in %s are left out of the "
+                        "judgement window; HUB_RULES_WINDOW_START sets it by hand", floor, ", ".join(early))
         firsts = [d for d in firsts if d is not None and d <= as_of]
         if not firsts:
             return None
@@ -293,7 +304,7 @@ def _assessments(conn: Connection) -> int:
             except orjson.JSONDecodeError:
                 continue
             level, on = rec.get(level_f), rec.get(date_f)
-            if isinstance(level, str) and level.strip().isdigit():
+            if isinstance(level, str) and level.strip().isascii() and level.strip().isdigit():
                 level = int(level)
             if not isinstance(level, int) or isinstance(level, bool) or not 0 <= level <= 5:
                 continue
@@ -358,11 +369,12 @@ def build_catalog(conn: Connection) -> int:
                 items = orjson.loads(v.payload).get("items") or []
             except (orjson.JSONDecodeError, AttributeError):
                 continue
-            for item in items:
-                if not isinstance(item, dict) or not item.get("service_type"):
+            for item in items if isinstance(items, list) else []:
+                entry = catalog_entry(item)
+                if entry is None:
                     continue
-                price, _issue = parse_yuan(item.get("price"))
-                out.append({"company_credit_code": company, "service_type": str(item["service_type"]),
+                service_type, price, _issue = entry
+                out.append({"company_credit_code": company, "service_type": service_type,
                             "price": price, "valid_from": start, "valid_to": end, "snapshot_id": v.id})
     for i in range(0, len(out), 10_000):
         conn.execute(insert(RuleCatalog), out[i:i + 10_000])

@@ -237,13 +237,15 @@ WHERE {_MEALS_IN_WINDOW} AND ml.subsidy_amount > 0 AND NOT c.workday"""
 
 
 def _meal_not_lunch(d: str) -> str:
+    # the type in any case ("Lunch" is lunch, here and in MEAL_DUPLICATE); a meal of no
+    # stated type is not judged (the quality suite flags it)
     return f"""
 SELECT {_out("ri.person_id", "NULL", _day("ml.meal_date"), _day("ml.meal_date"), "ml.meal_date", "ml.meal_date",
              "ml.record_id", "ml.subsidy_amount", "NULL", "NULL", "ml.meal_type",
              _ev("civil_affairs/meal-records", "ml.record_id"))}
 FROM {_MEAL} ml
 LEFT JOIN rule_id ri ON ri.id_card_no = ml.id_card_no
-WHERE {_MEALS_IN_WINDOW} AND ml.subsidy_amount > 0 AND COALESCE(ml.meal_type, '') <> 'lunch'"""
+WHERE {_MEALS_IN_WINDOW} AND ml.subsidy_amount > 0 AND LOWER(ml.meal_type) <> 'lunch'"""
 
 
 def _meal_duplicate(d: str) -> str:
@@ -261,7 +263,7 @@ FROM (
          MIN(ml.record_id) OVER w AS first_rid
   FROM {_MEAL} ml
   LEFT JOIN rule_id ri ON ri.id_card_no = ml.id_card_no
-  WHERE {_MEALS_IN_WINDOW} AND ml.subsidy_amount > 0 AND ml.meal_type = 'lunch'
+  WHERE {_MEALS_IN_WINDOW} AND ml.subsidy_amount > 0 AND LOWER(ml.meal_type) = 'lunch'
   WINDOW w AS (PARTITION BY {who}, ml.meal_date)
 ) l
 WHERE l.n > 1"""
@@ -305,7 +307,7 @@ SELECT {_out("x.person_id", "NULL", _day("x.meal_date"), _day("x.meal_date"), "x
 FROM x
 {lo_j}
 {hi_j}
-WHERE {ineligible} OR x.delivery_subsidy_amount <> x.due"""
+WHERE {ineligible} OR (x.delivery_distance_km IS NOT NULL AND x.delivery_subsidy_amount <> x.due)"""
 
 
 # ------------------------------------------------------------------------------ death
@@ -328,11 +330,14 @@ SELECT {_out("dd.person_id", "NULL", "m.month", "m.month", "m.first_day", "m.las
              "NULL", "NULL", note, _ev(resource, f"{a}.record_id"), "dd.death_source")}
 FROM dead dd CROSS JOIN {table} {a}
 JOIN rule_month m ON m.first_day = {a}.{period}
-WHERE {a}.id_card_no = dd.id_card_no AND NOT {a}.deleted AND {a}.{amount} > 0 AND m.first_day > dd.death_date
-""" for table, a, resource, amount, period, note in (
-        (_DEP, "cd", "civil_affairs/card-deposits", "subsidy_amount", "month", "'card'"),
-        (_PAY, "sp", "civil_affairs/subsidy-payments", "amount", "period", "sp.program"),
-        (_LTCPAY, "lp", "medical_insurance/ltc-payments", "amount", "period", "'ltc'")))
+WHERE {a}.id_card_no = dd.id_card_no AND NOT {a}.deleted AND {a}.{amount} > 0 AND m.first_day > dd.death_date{also}
+""" for table, a, resource, amount, period, note, also in (
+        (_DEP, "cd", "civil_affairs/card-deposits", "subsidy_amount", "month", "'card'", ""),
+        # a card programme's payment is the two-monthly settlement of the card subsidies
+        # the deposits already carry (POLICY.md, Readings): not a second subsidy
+        (_PAY, "sp", "civil_affairs/subsidy-payments", "amount", "period", "sp.program",
+         " AND COALESCE(sp.program, '') NOT LIKE 'CONSUMPTION_CARD%'"),
+        (_LTCPAY, "lp", "medical_insurance/ltc-payments", "amount", "period", "'ltc'", "")))
     return f"""{dead}
 SELECT {_out("dd.person_id", "NULL", _day("ml.meal_date"), _day("ml.meal_date"), "ml.meal_date", "ml.meal_date",
              "''", "COALESCE(ml.subsidy_amount, 0) + COALESCE(ml.delivery_subsidy_amount, 0)", "NULL", "NULL",
@@ -523,10 +528,11 @@ LEFT JOIN rule_person rp ON rp.person_id = pl.person_id
 {age_j}
 WHERE NOT so.deleted AND so.subsidy_claimed AND so.service_date BETWEEN :ws AND :as_of
   AND (rp.death_date < so.service_date
-       OR (pl.person_id IS NULL AND COALESCE(pl.method, '') <> 'review'
-           AND (COALESCE(pl.method, '') = 'not_elder'
+       OR (pl.record_id IS NOT NULL AND pl.person_id IS NULL AND pl.method <> 'review'
+           AND (pl.method = 'not_elder'
                 OR (so.resident_birth_year IS NOT NULL AND {under_age})
-                OR (so.resident_birth_year IS NULL AND so.resident_id_prefix IS NOT NULL))))"""
+                OR (so.resident_birth_year IS NULL AND so.resident_id_prefix IS NOT NULL
+                    AND so.resident_id_suffix IS NOT NULL))))"""
 
 
 def _price_not_published(d: str) -> str:

@@ -57,7 +57,7 @@ class _Entry(BaseModel):
     @field_validator("district")
     @classmethod
     def _district(cls, v: str | None) -> str | None:
-        if v is not None and not (len(v) == 6 and v.isdigit()):
+        if v is not None and not (len(v) == 6 and v.isascii() and v.isdigit()):
             raise ValueError(f"district must be a 6-digit area code, got {v!r}")
         return v
 

@@ -567,3 +567,36 @@ def test_an_anchor_that_probably_is_somebody_founds_a_person_and_goes_to_review(
     res = resolve(records, AS_OF, decisions=[Decision(dup.key, p0.key, "must_link")])
     assert res.person_of[dup.idx] == res.person_of[0]
     assert not [it for it in res.review if it.record == dup.idx]
+
+
+def test_a_birth_date_typo_in_public_security_neither_drops_an_elder_nor_reaches_the_golden_record() -> None:
+    """Public security's field says 1966 (58 on the day), its own valid number and civil
+    affairs say 1960: the number's date stands, in the registry and in its membership."""
+    number = id_number("370202", "19600315", 17)
+    records = indexed([ps("R1", number, "周七", date(1966, 3, 15), "M"),
+                       ca("E1", number, "周七", date(1960, 3, 15), "M")])
+    res = resolve(records, AS_OF)
+    assert res.person_of[0] is not None and res.person_of[0] == res.person_of[1]
+    g = golden(records)
+    assert (g["id_card_no"], g["birth_date"]) == (number, date(1960, 3, 15))
+    assert g["provenance"]["birth_date"] == ["civil_affairs", "elders", "E1"]
+
+
+def test_a_death_certificate_outranks_moved_out() -> None:
+    moved = ps("R1", ID_A, "张三", date(1950, 1, 1), "M", ps_status="2")
+    cert = rec("health", "death-certificates", "D1", id18=ID_A, name="张三", death_date=date(2024, 2, 29))
+    g = golden(indexed([moved, cert]))
+    assert (g["status"], g["death_date"]) == ("deceased", date(2024, 2, 29))
+    assert g["provenance"]["status"] == ["health", "death-certificates", "D1"]
+
+
+def test_other_scripts_digits_in_a_broken_number_do_not_stop_the_run() -> None:
+    """``str.isdigit`` accepts Ethiopic or superscript digits that ``int`` refuses: a
+    number holding one is broken, and must not abort the resolution of everyone."""
+    odd = ID_A[:10] + "\u1369" + ID_A[11:]  # ETHIOPIC DIGIT ONE
+    assert id_repairs(odd) == []
+    records = indexed(_world() + [ca("E-odd", None, "张三", date(1950, 1, 1), "M", id_clean=odd),
+                                  rec("health", "family-doctor-contracts", "F-odd", id_clean=odd, name="张三",
+                                      birth=date(1950, 1, 1), gender="M")])
+    res = resolve(records, AS_OF)
+    assert res.person_of[records[-2].idx] is not None

@@ -524,3 +524,72 @@ def test_a_number_two_persons_hold_belongs_to_neither(settings, world) -> None:
     found = run(settings, world)
     [f] = found["MEAL_UNDER_AGE"]
     assert f["person_id"] is None
+
+
+# ------------------------------------------------- plausible data another platform may send
+
+
+def test_one_transaction_dated_before_the_holiday_calendar_does_not_stop_the_judging(settings, world) -> None:
+    idn = world.person("P1", born="1940-01-01")
+    world.meal(idn, "2024-03-02")  # a Saturday
+    world.deposit(idn, "2003-01")  # mis-dated: the calendar starts in 2004
+    found = run(settings, world, window_start=None)
+    assert periods(found, "MEAL_NON_WORKING_DAY") == ["2024-03-02"]
+
+
+def test_the_card_settlement_to_the_centre_is_no_payment_after_death(settings, world) -> None:
+    """January's card subsidy is due (died 15 January); the January–February settlement
+    to the centre, recorded for February, pays that same amount — not a second subsidy."""
+    idn = world.person("P1", born="1935-01-01", death="2024-01-15")
+    world.deposit(idn, "2024-01", deposit="150", subsidy="50")
+    world.payment(idn, "CONSUMPTION_CARD_1", "2024-02", "50", org="CENTRE-1")
+    world.payment(idn, "HOME_CARE_PURCHASE", "2024-02", "300", org="ORG-1")  # this one is paid after death
+    found = run(settings, world)
+    [after] = found["PAID_AFTER_DEATH"]
+    assert after["period"] == "2024-02" and Decimal(after["amount_at_risk"]) == 300
+
+
+def test_a_delivery_without_a_distance_is_judged_on_the_level_only(settings, world) -> None:
+    idn = world.person("P1", born="1940-01-01", ability=3, assessed="2023-06-01")
+    world.meal(idn, "2024-03-04", km=None, delivery="2", delivered=True)  # no band can be told
+    other = world.person("P2", born="1940-01-01", ability=1, assessed="2023-06-01")
+    world.meal(other, "2024-03-05", km=None, delivery="2", delivered=True)  # level 1: ineligible anyway
+    found = run(settings, world)
+    assert [(f["period"], f["person_id"]) for f in found["DELIVERY_INELIGIBLE"]] == [("2024-03-05", "P2")]
+
+
+def test_meal_types_in_any_case_and_meals_of_no_type(settings, world) -> None:
+    idn = world.person("P1", born="1940-01-01")
+    world.meal(idn, "2024-03-04", meal_type="Lunch")  # lunch
+    world.meal(idn, "2024-03-05", meal_type="LUNCH")
+    world.meal(idn, "2024-03-05", meal_type="lunch")  # a second lunch that day
+    world.meal(idn, "2024-03-06", meal_type=None)  # no type: neither rule can tell
+    world.meal(idn, "2024-03-07", meal_type="Dinner")
+    found = run(settings, world)
+    assert periods(found, "MEAL_NOT_LUNCH") == ["2024-03-07"]
+    assert periods(found, "MEAL_DUPLICATE") == ["2024-03-05"]
+
+
+def test_an_order_the_registry_has_not_linked_yet_is_not_judged_as_a_non_elders(settings, world) -> None:
+    from schemas.registry import PersonLink
+
+    world.person("P1")
+    unlinked = world.order("P1", "2024-05-02", masked=("370202", "123X"))
+    world.order(None, "2024-05-03", method="unmatched", masked=("370202", None))  # only the area: no number
+    world.rows[PersonLink.__table__] = [r for r in world.rows[PersonLink.__table__] if r["record_id"] != unlinked]
+    world.catalog("91370202MA3C000001", {"housekeeping": "45"})
+    found = run(settings, world)
+    assert "PROPERTY_SUBSIDY_INELIGIBLE" not in found
+
+
+def test_a_catalogue_item_too_long_or_too_dear_for_its_columns_does_not_stop_the_judging(settings, world) -> None:
+    from landing.catalog import catalog_entry
+
+    assert catalog_entry({"service_type": "x" * 40, "price": "9999999999999"}) == ("x" * 32, None, "price:out_of_range")
+    assert catalog_entry({"service_type": " repair ", "price": "80"}) == ("repair", Decimal("80.00"), None)
+    assert catalog_entry({"price": "80"}) is None and catalog_entry("repair") is None
+    world.person("P1")
+    world.catalog("C1", {"housekeeping": "45", "s" * 40: "10", "repair": "99999999999999999"})
+    world.order("P1", "2024-05-02", company="C1", price="50")
+    found = run(settings, world)
+    assert periods(found, "PRICE_NOT_AS_PUBLISHED") == ["2024-05-02"]
