@@ -54,6 +54,10 @@ class CheckContext:
 class Check:
     severity: str = "warn"
     threshold: float = 0.0
+    #: A block check warns past ``threshold`` and blocks past ``block_at`` (default: the
+    #: threshold itself) — for failures that are ordinary noise at a few percent (broken
+    #: ID numbers, impossible dates) but a broken feed beyond.
+    block_at: float | None = None
     quarantine: bool = False
     note: str = ""
     scope: ClassVar[str] = "row"
@@ -63,6 +67,13 @@ class Check:
             raise ValueError(f"{self.name}: severity must be warn or block, not {self.severity!r}")
         if not 0.0 <= self.threshold <= 1.0:
             raise ValueError(f"{self.name}: threshold is a share between 0 and 1")
+        if self.block_at is not None and not (self.severity == "block" and self.threshold <= self.block_at <= 1.0):
+            raise ValueError(f"{self.name}: block_at is for block checks, between the threshold and 1")
+
+    @property
+    def block_share(self) -> float:
+        """The share of failing rows past which a block check blocks."""
+        return self.threshold if self.block_at is None else self.block_at
 
     @property
     def name(self) -> str:
@@ -89,7 +100,7 @@ class Check:
 
     def _meta(self) -> dict[str, Any]:
         return {"check": self.name, "severity": self.severity, "threshold": self.threshold,
-                "quarantine": self.quarantine}
+                "block_at": self.block_share, "quarantine": self.quarantine}
 
 
 def _gxe():

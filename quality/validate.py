@@ -65,6 +65,7 @@ class CheckResult:
     rows_failed: int
     outcome: str  # pass, warn, block
     observed: str | None = None
+    block_at: float | None = None  # past this share a block check blocks (None: the threshold)
 
     @property
     def share(self) -> float:
@@ -91,7 +92,8 @@ class ResourceResult:
         if self.status == "passed" or not bad:
             return None
         return "; ".join(f"{c.check} {c.rows_failed:,}/{c.rows_checked:,} ({100 * c.share:.1f}% > "
-                         f"{100 * c.threshold:.1f}%)" if c.scope != "table" else f"{c.check} {c.observed}"
+                         f"{100 * (c.block_at if outcome == 'block' and c.block_at else c.threshold):.1f}%)"
+                         if c.scope != "table" else f"{c.check} {c.observed}"
                          for c in bad)
 
 
@@ -144,7 +146,8 @@ def _outcome(check: Check, failed: int, checked: int, success: bool | None = Non
     # row and delivery checks: a share of the rows
     if failed <= check.threshold * checked:
         return "pass"
-    return "block" if check.severity == "block" and failed >= BLOCK_MIN_FAILED else "warn"
+    blocks = check.severity == "block" and failed >= BLOCK_MIN_FAILED and failed > check.block_share * checked
+    return "block" if blocks else "warn"
 
 
 def validate(settings: HubSettings | None = None, *, engine: Engine | None = None,
@@ -269,7 +272,7 @@ def _validate(engine: Engine, run_id: int, docs_dir: Path | None, progress: Prog
             n = {"row": pl.live_pending, "delivery": pl.delivered}.get(c.scope, 1)
             rr.checks.append(CheckResult(c.name, c.scope, c.severity, c.threshold, n, failed,
                                          _outcome(c, failed, n, o.success),
-                                         None if o.observed is None else str(o.observed)[:200]))
+                                         None if o.observed is None else str(o.observed)[:200], c.block_at))
         outcomes_ = {c.outcome for c in rr.checks}
         rr.status = "blocked" if "block" in outcomes_ else ("warned" if "warn" in outcomes_ else "passed")
         t_apply = time.monotonic()

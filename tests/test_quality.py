@@ -44,7 +44,7 @@ def test_a_blocked_batch_leaves_the_registry_inputs_unchanged_until_it_is_correc
     for i in range(50):
         _put_meal(store, f"M{i:03d}", T0 + timedelta(minutes=i), seq=i)
     day2 = T0 + timedelta(days=2)
-    for i in range(50, 100):  # 10 of 50 with a wrong check digit: 20 % > the 2 % that blocks
+    for i in range(50, 100):  # 10 of 50 with a wrong check digit: 20 % > the 10 % that blocks
         _put_meal(store, f"M{i:03d}", day2, seq=i, **({"id_card_no": _broken(i)} if i < 60 else {}))
     day4 = T0 + timedelta(days=4)
     for i in range(50, 60):  # the platform corrects them
@@ -190,3 +190,28 @@ def test_hub_run_validates_after_ingest_and_says_where_the_reports_are(serve, sq
     assert docs == ["run-2", "run-3"]  # older Data Docs pruned, history kept
     assert runner.invoke(cli, ["validate"]).exit_code == 0
     hub_settings.get_settings.cache_clear()
+
+
+def test_a_noisy_batch_warns_and_gets_through_and_only_a_broken_feed_blocks(serve, settings) -> None:  # noqa: ANN001
+    """Broken ID numbers are noise every feed carries: 12 of 240 (5 %) warn — the rest is
+    promoted, the twelve quarantined — while 30 of 240 (12.5 %) block the batch."""
+    store = SimStore()
+    for i in range(240):
+        _put_meal(store, f"M{i:03d}", T0 + timedelta(minutes=i), seq=i,
+                  **({"id_card_no": _broken(i)} if i % 20 == 0 else {}))
+    day2 = T0 + timedelta(days=2)
+    for i in range(240, 480):
+        _put_meal(store, f"M{i:03d}", day2 + timedelta(minutes=i), seq=i,
+                  **({"id_card_no": _broken(i)} if i % 8 == 0 else {}))
+    store.finalize()
+    clock = SimClock(T0 + timedelta(days=1))
+    serve(store, clock)
+    ingest_all(["civil_affairs"], settings=settings)
+    noisy = validate(settings).resource(*MEALS)
+    assert (noisy.status, noisy.rows_checked, noisy.rows_promoted, noisy.rows_quarantined) == ("warned", 240, 228, 12)
+    assert "id_card_no.valid" in noisy.reason and "> 2.0%" in noisy.reason
+    clock.advance(2 * 86400)
+    ingest_all(["civil_affairs"], settings=settings)
+    broken = validate(settings).resource(*MEALS)
+    assert (broken.status, broken.rows_promoted) == ("blocked", 0)
+    assert "(12.5% > 10.0%)" in broken.reason
