@@ -290,15 +290,18 @@ def _assessments(conn: Connection) -> int:
                 ~acc.c.deleted, acc.c[date_c].is_not(None), acc.c[level_c].between(0, 5))))
         several = select(lr.record_id).where(lr.platform == platform, lr.resource == resource).group_by(
             lr.record_id).having(func.count() > 1)
-        q = (select(pl.person_id, lr.record_id, lr.payload)
+        # An assessment is a record's (date, level): a later version of the record that
+        # gives the same date with another level corrects it, so of each record's versions
+        # per assessment date only the latest counts — and the current version's date is
+        # already taken above.
+        current = set(conn.execute(select(acc.c.record_id, acc.c[date_c]).where(
+            ~acc.c.deleted, acc.c.record_id.in_(several))).tuples())
+        q = (select(pl.person_id, lr.record_id, lr.updated_at, lr.payload)
              .join(PersonLink.__table__, (pl.platform == lr.platform) & (pl.resource == lr.resource)
                    & (pl.record_id == lr.record_id) & pl.valid_to.is_(None) & pl.person_id.is_not(None))
              .where(lr.platform == platform, lr.resource == resource, ~lr.deleted, lr.record_id.in_(several)))
-        seen: set[tuple] = set()
-        batch: list[tuple] = []
-        # through the DBAPI (COPY on PostgreSQL): 500,000 versions at a city's scale
-        out = writer(conn, ra, ("person_id", "assessed_on", "level", "platform", "resource", "record_id"))
-        for pid, rid, payload in conn.execute(q).yield_per(20_000):
+        latest: dict[tuple, tuple] = {}  # (person, record, date) -> (update time, level)
+        for pid, rid, updated, payload in conn.execute(q).yield_per(20_000):
             try:
                 rec = orjson.loads(payload)
             except orjson.JSONDecodeError:
@@ -309,9 +312,15 @@ def _assessments(conn: Connection) -> int:
             if not isinstance(level, int) or isinstance(level, bool) or not 0 <= level <= 5:
                 continue
             day, _issue = parse_date(on) if isinstance(on, str) else (None, None)
-            if day is None or (pid, day, level, rid) in seen:
+            if day is None or (rid, day) in current:
                 continue
-            seen.add((pid, day, level, rid))
+            key = (pid, rid, day)
+            if key not in latest or latest[key][0] < updated:
+                latest[key] = (updated, level)
+        # through the DBAPI (COPY on PostgreSQL): 500,000 versions at a city's scale
+        out = writer(conn, ra, ("person_id", "assessed_on", "level", "platform", "resource", "record_id"))
+        batch: list[tuple] = []
+        for (pid, rid, day), (_, level) in latest.items():
             batch.append((pid, day, level, platform, resource, rid))
             if len(batch) >= 20_000:
                 out.write(conn, batch)

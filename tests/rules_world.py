@@ -4,7 +4,7 @@ says exactly what the rules see (no simulator, no linking in between)."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -97,7 +97,9 @@ class RulesWorld:
     def landed(self, platform: str, resource: str, record_id: str, payload: dict) -> None:
         self._add(LandingRecord.__table__, {
             "platform": platform, "resource": resource, "record_id": record_id,
-            "updated_at": datetime(2024, 1, 1, tzinfo=UTC), "deleted": False,
+            # each version landed after the one before (a record's history in order)
+            "updated_at": datetime(2024, 1, 1, tzinfo=UTC) + timedelta(seconds=len(self.rows.get(LandingRecord.__table__, ()))),
+            "deleted": False,
             "version_hash": f"v{self._rid('')}", "batch_id": 1, "payload": orjson.dumps(payload).decode()})
 
     # ---------------------------------------------------------------- transactions

@@ -593,3 +593,38 @@ def test_a_catalogue_item_too_long_or_too_dear_for_its_columns_does_not_stop_the
     world.order("P1", "2024-05-02", company="C1", price="50")
     found = run(settings, world)
     assert periods(found, "PRICE_NOT_AS_PUBLISHED") == ["2024-05-02"]
+
+
+def test_card_subsidies_are_judged_per_month_whatever_the_number_of_deposit_records(settings, world) -> None:
+    """A month's deposit as two top-ups is one deposit; a month's subsidy sent twice is
+    paid twice; two holders the registry does not know are two findings."""
+    from tests.world import id_number
+
+    idn = world.person("P1")
+    world.deposit(idn, "2024-03", deposit="60", subsidy="0")
+    world.deposit(idn, "2024-03", deposit="60", subsidy="50")  # 120 in all: earns 50
+    world.deposit(idn, "2024-04", deposit="150", subsidy="50")
+    second = world.deposit(idn, "2024-04", deposit="150", subsidy="50")  # re-sent under a new id: 100 paid
+    a, b = id_number("370203", "19500101", 11), id_number("370203", "19510101", 12)
+    world.deposit(a, "2024-05", deposit="10", subsidy="50")
+    world.deposit(b, "2024-05", deposit="20", subsidy="50")
+    found = run(settings, world)
+    got = sorted((f["person_id"] or "", f["period"], Decimal(f["amount_at_risk"]))
+                 for f in found["CARD_SUBSIDY_WITHOUT_DEPOSIT"])
+    assert got == [("", "2024-05", 50), ("", "2024-05", 50), ("P1", "2024-04", 50)]
+    april = next(f for f in found["CARD_SUBSIDY_WITHOUT_DEPOSIT"] if f["person_id"] == "P1")
+    assert ("civil_affairs", "card-deposits", second) in refs(april) and len(april["evidence"]) == 2
+
+
+def test_a_corrected_assessment_replaces_the_one_it_corrects(settings, world) -> None:
+    """Level 3 entered by mistake, then corrected to 1 for the same assessment date: the
+    correction is the assessment (a later version of the record), not the higher level."""
+    now = world.person("P1", born="1940-01-01", ability=1, assessed="2024-01-05", ability_history=[(3, "2024-01-05")])
+    world.meal(now, "2024-03-04", km="0.5", delivery="2", delivered=True)
+    earlier = world.person("P2", born="1940-01-01", ability=4, assessed="2024-02-01",
+                           ability_history=[(3, "2023-05-01"), (1, "2023-05-01")])
+    world.meal(earlier, "2023-06-01", km="0.5", delivery="2", delivered=True)  # level 1 then
+    world.meal(earlier, "2024-03-04", km="0.5", delivery="2", delivered=True)  # level 4 now
+    found = run(settings, world, window_start=date(2023, 1, 1))
+    got = sorted((f["person_id"], f["period"]) for f in found["DELIVERY_INELIGIBLE"])
+    assert got == [("P1", "2024-03-04"), ("P2", "2023-06-01")]
