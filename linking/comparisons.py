@@ -147,9 +147,13 @@ def _name_level(r: LinkRecord, p: Profile) -> int | None:
         return None
     if r.name in p.names:
         return 0
-    if any(homophones(r.name, n) for n in p.names):
+    # a name in Latin script may come in any case ("JOHN SMITH", "John Smith")
+    name, names = r.name.casefold(), [n.casefold() for n in p.names]
+    if name in names:
+        return 0
+    if any(homophones(name, n) for n in names):
         return 1
-    if max(JaroWinkler.similarity(r.name, n) for n in p.names) >= 0.8:
+    if max(JaroWinkler.similarity(name, n) for n in names) >= 0.8:
         return 2
     return 3
 

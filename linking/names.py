@@ -41,13 +41,15 @@ def readings(ch: str) -> frozenset[str]:
 
 @lru_cache(maxsize=1 << 20)
 def name_key(name: str) -> str:
-    """A blocking key: the first (commonest) reading of every character, joined by ``-``.
+    """A blocking key: the alphabetically first reading of every character (the same
+    choice on both sides of a comparison), joined by ``-``; a character without a reading
+    (Latin script) case-folded.
 
     Homophone typos of a name usually share its key; polyphonic characters may not, so
     blocking on this key is one of several passes, never the only one."""
     table = _table()
     parts = []
-    for ch in name:
+    for ch in name.casefold():
         r = table.get(ord(ch))
         parts.append(min(r) if r else ch)
     return "-".join(parts)

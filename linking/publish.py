@@ -123,10 +123,18 @@ def publish(conn: Connection, res: Resolution, link_run_id: int, as_of: date | N
     contents: dict[int, dict[str, Any]] = {}  # golden records built and not yet written
     built = 0
 
+    # A valid number that contradicts its own record may stand in a golden record only
+    # where nobody else holds it as their own (a wife's record carrying her husband's
+    # number founds her own person; she must not publish his number)
+    contradicted = {r.id18 for _c, members in clusters for i in members
+                    if (r := records[i]).id18 is not None and r.id_contradicted}
+    refuse = {r.id18 for _c, members in clusters for i in members
+              if (r := records[i]).id18 in contradicted and not r.id_contradicted}
+
     def content_of(c: int) -> dict[str, Any]:
         nonlocal built
         if c not in contents:
-            contents[c] = golden([records[i] for i in members_of[c]], confident)
+            contents[c] = golden([records[i] for i in members_of[c]], confident, refuse)
             built += 1
         return contents[c]
 

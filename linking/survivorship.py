@@ -8,10 +8,11 @@ Rules (REGISTRY.md, issue "Entity resolution"):
   recently updated record. The ID number comes from a record whose number is valid and
   agrees with its own birth date and gender; only when no record has such a number, from
   a valid number that disagrees (its check digit vouches for it; the record's date or
-  gender field is the likelier typo). Gender and birth date are what such an agreeing
-  number encodes (a higher-ranked record's field that disagrees with it is the typo: the
-  golden record never contradicts its own number); without one, the highest-ranked
-  record's field, else what the number encodes.
+  gender field is the likelier typo) — unless another person holds that number as their
+  own: then none (REGISTRY.md: null where no trustworthy number is known). Gender and
+  birth date are what such an agreeing number encodes (a higher-ranked record's field
+  that disagrees with it is the typo: the golden record never contradicts its own
+  number); without one, the highest-ranked record's field, else what the number encodes.
 * **district**: public security's current registration, then civil affairs, then
   medical insurance.
 * **status and death**: public security's registration status (``1`` deceased, ``2``
@@ -29,7 +30,7 @@ Rules (REGISTRY.md, issue "Entity resolution"):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import date
 from typing import Any
 
@@ -51,9 +52,12 @@ def _latest(records: Iterable[LinkRecord]) -> list[LinkRecord]:
     return sorted(records, key=lambda r: (r.updated_at or 0, r.record_id), reverse=True)
 
 
-def golden(records: Sequence[LinkRecord], confident: set[int] | None = None) -> dict[str, Any]:
+def golden(records: Sequence[LinkRecord], confident: set[int] | None = None,
+           refuse: Collection[str] = ()) -> dict[str, Any]:
     """``records``: the person's linked records; ``confident``: indexes of records linked
-    with confidence (phones and addresses are taken from these only; default all)."""
+    with confidence (phones and addresses are taken from these only; default all);
+    ``refuse``: numbers another person holds as their own, never taken from a record they
+    contradict."""
     out: dict[str, Any] = {}
     prov: dict[str, list[str]] = {}
 
@@ -74,7 +78,7 @@ def golden(records: Sequence[LinkRecord], confident: set[int] | None = None) -> 
     if id_rec is None:  # a valid number that disagrees with its record's birth date or
         # gender: the check digit vouches for the number, so the record's field is the
         # likelier typo — better than no number at all
-        id_rec = next((r for r in ordered if r.id18), None)
+        id_rec = next((r for r in ordered if r.id18 and r.id18 not in refuse), None)
     put("id_card_no", id_rec.id18 if id_rec else None, id_rec)
     trusted = id_rec is not None and not id_rec.id_contradicted
     for name, attr in (("name", "name"), ("gender", "gender"), ("birth_date", "birth")):

@@ -600,3 +600,9 @@ def test_other_scripts_digits_in_a_broken_number_do_not_stop_the_run() -> None:
                                       birth=date(1950, 1, 1), gender="M")])
     res = resolve(records, AS_OF)
     assert res.person_of[records[-2].idx] is not None
+
+
+def test_a_name_in_latin_script_matches_in_any_case() -> None:
+    p = profile(ca("E1", ID_A, "John Smith", date(1950, 1, 1), "M"))
+    assert level("name", ca("E2", None, "JOHN SMITH", date(1950, 1, 1), "M"), p) == "exact"
+    assert name_key("JOHN SMITH") == name_key("John Smith")

@@ -451,3 +451,26 @@ def test_the_linker_reads_every_value_as_its_column_types_it(settings, engine) -
     assert e1.birth is e2.birth  # a recurring value is kept once
     with engine.connect() as conn, pytest.raises(ValueError, match="without parameters"):
         list(raw_rows(conn, select(PersonLink.__table__.c.person_id).where(PersonLink.__table__.c.person_id == "P1")))
+
+
+def test_a_number_somebody_holds_as_their_own_is_never_published_for_another(settings, engine) -> None:  # noqa: ANN001
+    """A wife's civil-affairs record carries her husband's valid number, with her own
+    name, birth date and gender: kept apart, she founds her own person — whose golden
+    record must not publish his number (null where no trustworthy number is known)."""
+    pop = population(engine)
+    id18, _name, _born, _sex = pop[3]
+    elder(engine, "E-wife", id18, "孙秀兰", date(1951, 2, 2), "F")
+    with engine.begin() as conn:  # a steward keeps her apart (the model may too, in a bigger city)
+        conn.execute(insert(LinkDecision).values(
+            platform="civil_affairs", resource="elders", record_id="E-wife", other_platform="public_security",
+            other_resource="residents", other_record_id="R3", decision="cannot_link", steward="wang",
+            reason="his wife, registered under his number", decided_at=datetime.now(UTC), active=True))
+    link(settings)
+    links = current(engine)
+    husband, wife = links[("public_security", "residents", "R3")], links[("civil_affairs", "elders", "E-wife")]
+    assert wife not in (None, husband)
+    everyone = persons(engine)
+    assert everyone[husband]["id_card_no"] == id18
+    assert everyone[wife]["id_card_no"] is None
+    numbers = [p["id_card_no"] for p in everyone.values() if p["id_card_no"]]
+    assert len(numbers) == len(set(numbers))
