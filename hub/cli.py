@@ -435,6 +435,20 @@ def status(runs: int) -> None:
                        f"released {r.rows_released:>6,}" + (f"\n      {r.reason}" if r.reason else ""))
 
 
+@cli.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="address to listen on")
+@click.option("--port", default=8000, show_default=True, type=int, help="port to listen on")
+def serve(host: str, port: int) -> None:
+    """The HTTP API (persons under /v1/persons, findings under /v1/findings, OpenAPI at
+    /openapi.json; tokens in `Authorization: Bearer`) and the stewards' console (/)."""
+    import uvicorn
+
+    from api.app import create_app
+
+    _say(f"serving the registry API and console on http://{host}:{port}/ (OpenAPI: /openapi.json)")
+    uvicorn.run(create_app(), host=host, port=port, log_level="info")
+
+
 @cli.command("export")
 @click.argument("what", type=click.Choice(["persons", "findings"]))
 @click.option("--out", type=click.Path(path_type=Path), help="write here instead of standard output")

@@ -15,7 +15,7 @@ def test_compose_file_declares_the_services_and_one_image() -> None:
     doc = yaml.safe_load((REPO / "docker-compose.yml").read_text())
     services = doc["services"]
     for name in ("postgres", "airflow-init", "airflow-api-server", "airflow-scheduler",
-                 "airflow-dag-processor", "airflow-triggerer", "simulators"):
+                 "airflow-dag-processor", "airflow-triggerer", "hub-api", "simulators"):
         assert name in services, name
     airflow = [s for n, s in services.items() if n.startswith("airflow-")]
     assert {s["image"] for s in airflow} == {"elder-data-hub:latest"}
