@@ -49,7 +49,7 @@ def run(platforms: tuple[str, ...], as_json: bool, strict: bool) -> None:
 
     settings = get_settings()
     settings.ensure_home()
-    result = ingest_all(platforms or None, settings=settings, progress=_say)
+    result = ingest_all(platforms or _named_platforms(), settings=settings, progress=_say)
     _summary(result)
     if result.status == "failed":
         _say("no platform landed: nothing validated, linked or published")
@@ -64,6 +64,19 @@ def run(platforms: tuple[str, ...], as_json: bool, strict: bool) -> None:
                                "publication": {"id": pub.id, "release": pub.release, "stale": pub.stale,
                                                "sources": pub.sources}}, default=str))
     sys.exit(_exit_status(result.status, quality.status, strict))
+
+
+def _named_platforms() -> list[str] | None:
+    """The platforms an ``AIRFLOW_CONN_<ID>`` variable names (REGISTRY.md: `hub run` runs
+    against those); None — all five, each failing with a message saying which variable to
+    set — when none is named."""
+    from connectors import PLATFORMS
+
+    named = [p for p in PLATFORMS if os.environ.get(f"AIRFLOW_CONN_{p.upper()}")]
+    if named and len(named) < len(PLATFORMS):
+        _say(f"no AIRFLOW_CONN_* for {', '.join(p for p in PLATFORMS if p not in named)}: not read this run "
+             "(the registry keeps what they delivered before)")
+    return named or None
 
 
 def _exit_status(ingest_status: str, quality_status: str, strict: bool = False) -> int:

@@ -47,14 +47,16 @@ def _sqlite_begin(conn) -> None:
 
 def make_engine(url: str) -> Engine:
     """A new engine for ``url``: SQLite in WAL mode with a long busy timeout (several
-    platforms land at once), PostgreSQL through psycopg 3."""
+    platforms land at once), PostgreSQL through psycopg 3. Errors never show the bound
+    values (``hide_parameters``): they are names and ID numbers, and error texts reach
+    logs, batch rows and ``hub status``."""
     if url.startswith(("postgresql://", "postgres://")):
         url = "postgresql+psycopg://" + url.split("://", 1)[1]
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 120})
+        engine = create_engine(url, connect_args={"timeout": 120}, hide_parameters=True)
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
@@ -62,7 +64,7 @@ def make_engine(url: str) -> Engine:
     # the generic plan of the landing lookup (record_id = ANY(…)) scans the whole table
     # while the table is growing faster than its statistics.
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=5,
-                         connect_args={"prepare_threshold": None})
+                         connect_args={"prepare_threshold": None}, hide_parameters=True)
 
 
 def upgrade(engine: Engine) -> None:

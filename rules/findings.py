@@ -50,7 +50,7 @@ def explain(f: Any) -> dict[str, str]:
 def as_dict(f: Any) -> dict[str, Any]:
     return {
         "finding_id": f.finding_id, "rule": f.rule, "person_id": f.person_id, "org_code": f.org_code,
-        "period": f.period, "amount_at_risk": str(f.amount_at_risk),
+        "period": f.period, "amount_at_risk": float(f.amount_at_risk),  # yuan, a JSON number (0 for omissions)
         "evidence": [{"platform": p, "resource": r, "record_id": i} for p, r, i in f.evidence],
         "explanation": explain(f), "state": f.state, "district_code": f.district_code, "town": f.town,
         "decision": None if f.decision is None else {
