@@ -156,3 +156,15 @@ def test_hub_serve_answers_over_http(sqlite_settings, tmp_path) -> None:  # noqa
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_hub_run_reads_the_platforms_its_connections_name(monkeypatch) -> None:  # noqa: ANN001
+    from connectors import PLATFORMS
+    from hub.cli import _named_platforms
+
+    for p in PLATFORMS:
+        monkeypatch.delenv(f"AIRFLOW_CONN_{p.upper()}", raising=False)
+    assert _named_platforms() is None  # none named: all five, each saying which variable to set
+    monkeypatch.setenv("AIRFLOW_CONN_HEALTH", '{"conn_type":"http","host":"http://127.0.0.1:1"}')
+    monkeypatch.setenv("AIRFLOW_CONN_PUBLIC_SECURITY", '{"conn_type":"http","host":"http://127.0.0.1:1"}')
+    assert _named_platforms() == ["health", "public_security"]
