@@ -179,6 +179,69 @@ def finding_decide(finding_id: str, decision: str, steward: str, reason: str | N
     _say(f"{finding_id}: {decision} by {steward}")
 
 
+@cli.group("review")
+def review_group() -> None:
+    """The stewards' review queue of uncertain matches."""
+
+
+@review_group.command("list")
+@click.option("--limit", type=int, default=20, show_default=True, help="at most this many items (0: all)")
+@click.option("--token", envvar="HUB_TOKEN", help="an API token; with pii:read the records are shown unmasked")
+@click.option("--json", "as_json", is_flag=True, help="NDJSON on stdout instead of the side-by-side view")
+def review_list(limit: int, token: str | None, as_json: bool) -> None:
+    """The open items, likeliest first: the record and the candidate's record side by
+    side, and what each comparison contributed to the match probability."""
+    import orjson
+
+    from hub.db import get_engine
+    from registry.review import open_reviews
+    from registry.tokens import audit, grant_for
+
+    engine = get_engine()
+    with engine.connect() as conn:
+        grant = grant_for(conn, token)
+        grant.require("persons:read")
+        items = open_reviews(conn, pii=grant.pii, limit=limit or None)
+    with engine.begin() as conn:
+        audit(conn, grant, "review:list", len(items), grant.pii)
+    if as_json:
+        for item in items:
+            sys.stdout.buffer.write(orjson.dumps(item, default=str) + b"\n")
+        return
+    if not items:
+        _say("no uncertain matches wait for review")
+    for item in items:
+        rec, cand = item["record"], item["candidate"]
+        click.echo(f"review {item['review_id']}: p = {item['probability']:.3f} that "
+                   f"{rec['platform']}/{rec['resource']}/{rec['record_id']} is person {item['person_id']} "
+                   f"(their record {cand['platform']}/{cand['resource']}/{cand['record_id']})")
+        for field in [k for k in rec if k not in ("platform", "resource", "record_id")] + [
+                k for k in cand if k not in rec]:
+            click.echo(f"    {field:14} {rec.get(field) or '—':<24} {cand.get(field) or '—'}")
+        why = ", ".join(f"{e['comparison']} {e['level']} ({e['weight']:+.1f})" for e in item["explanation"]
+                        if e["level"] != "null")
+        click.echo(f"    why: {why}")
+    if items:
+        _say("decide: hub review decide REVIEW_ID must_link|cannot_link --steward NAME [--reason …]; "
+             "the next `hub link` applies it")
+
+
+@review_group.command("decide")
+@click.argument("review_id", type=int)
+@click.argument("decision", type=click.Choice(["must_link", "cannot_link"]))
+@click.option("--steward", required=True, help="who decides")
+@click.option("--reason", help="why")
+def review_decide(review_id: int, decision: str, steward: str, reason: str | None) -> None:
+    """Decide a review item: the two records are (must_link) or are not (cannot_link)
+    the same person. Kept, and respected by every later linking run."""
+    from hub.db import get_engine
+    from registry.review import decide_review
+
+    with get_engine().begin() as conn:
+        decide_review(conn, review_id, decision, steward, reason)
+    _say(f"review {review_id}: {decision} by {steward}; the next `hub link` applies it")
+
+
 @cli.command("link")
 @click.option("--full", "mode", flag_value="full",
               help="estimate the linkage model again and judge every record (default: incremental where it can be)")

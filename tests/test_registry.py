@@ -474,3 +474,46 @@ def test_a_number_somebody_holds_as_their_own_is_never_published_for_another(set
     assert everyone[wife]["id_card_no"] is None
     numbers = [p["id_card_no"] for p in everyone.values() if p["id_card_no"]]
     assert len(numbers) == len(set(numbers))
+
+
+def test_a_steward_decides_a_review_item_side_by_side_and_the_next_run_applies_it(settings, engine,  # noqa: ANN001
+                                                                                 monkeypatch) -> None:  # noqa: ANN001
+    from click.testing import CliRunner
+
+    from hub import settings as hub_settings
+    from hub.cli import cli
+    from registry.review import ReviewError, decide_review, open_reviews
+
+    population(engine)
+    twin = id_number("370285", "19450301", 999)
+    resident(engine, "R-twin", twin, NAMES[0], date(1945, 3, 1), "M")
+    put(engine, "health", "family-doctor-contracts", "C-amb", name=NAMES[0], birth_date=date(1945, 3, 1), gender="M")
+    link(settings)
+    with engine.connect() as conn:
+        items = open_reviews(conn)
+        full = open_reviews(conn, pii=True)
+    assert {i["candidate"]["record_id"] for i in items} == {"R0", "R-twin"}
+    shown = next(i for i in items if i["candidate"]["record_id"] == "R-twin")
+    assert shown["record"]["birth_date"] == shown["candidate"]["birth_date"] == "1945-03-01"
+    assert shown["candidate"]["id_card_no"] == twin[:6] + "*" * 12 and shown["candidate"]["name"] != NAMES[0]
+    assert next(i for i in full if i["candidate"]["record_id"] == "R-twin")["candidate"]["id_card_no"] == twin
+    assert any(e["comparison"] == "name" for e in shown["explanation"])
+    monkeypatch.setenv("HUB_HOME", str(settings.home))
+    monkeypatch.setenv("HUB_DATABASE_URL", settings.db_url)
+    hub_settings.get_settings.cache_clear()
+    try:
+        listed = CliRunner().invoke(cli, ["review", "list"])
+        assert listed.exit_code == 0 and "R-twin" in listed.stdout and twin not in listed.stdout
+        decided = CliRunner().invoke(cli, ["review", "decide", str(shown["review_id"]), "must_link",
+                                           "--steward", "wang", "--reason", "same flat, phoned"])
+        assert decided.exit_code == 0, decided.output
+    finally:
+        hub_settings.get_settings.cache_clear()
+    with engine.begin() as conn:
+        assert open_reviews(conn) == []  # the record's other candidate left the queue too
+        with pytest.raises(ReviewError, match="not open"):
+            decide_review(conn, shown["review_id"], "cannot_link", "li")
+    for _ in range(2):  # applied by the next run, and every later one
+        link(settings)
+        links = current(engine)
+        assert links[("health", "family-doctor-contracts", "C-amb")] == links[("public_security", "residents", "R-twin")]
