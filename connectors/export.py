@@ -100,7 +100,9 @@ class BulkExport:
                             last_error, attempt, self.attempts)
                 continue
             count, sha = status.get("record_count"), status.get("sha256")
-            if not isinstance(count, int) or not isinstance(sha, str):
+            if isinstance(count, str) and count.strip().isascii() and count.strip().isdigit():
+                count = int(count)  # a count sent as a string is still the count
+            if not isinstance(count, int) or isinstance(count, bool) or not isinstance(sha, str):
                 raise ContractViolation(f"{self.platform}: ready export {export_id} lacks record_count/sha256")
             try:
                 path = self._download(export_id, sha)

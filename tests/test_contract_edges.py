@@ -308,3 +308,15 @@ def test_a_record_id_too_long_to_key_is_refused() -> None:
     assert spec.record_id({"record_id": " E1 "}) == "E1"
     with pytest.raises(ValueError, match="longer than 128"):
         spec.record_id({"record_id": "E" * 129})
+
+
+def test_an_export_status_with_its_count_as_a_string_is_read(scripted, tmp_path) -> None:  # noqa: ANN001
+    def handler(r: _Request):  # noqa: ANN202
+        if r.method == "POST":
+            return _json(202, {"export_id": 7, "status": "pending"})
+        if r.path.endswith("/file"):
+            return 200, {"Content-Type": "application/gzip"}, _FILE
+        return _json(200, {"status": "ready", "record_count": "2", "sha256": hashlib.sha256(_FILE).hexdigest().upper()})
+
+    pages = list(_export(scripted(handler), tmp_path).pages(None))
+    assert sum(len(p.records) for p in pages) == 2
