@@ -133,6 +133,13 @@ class BulkExport:
     def _download(self, export_id: str, sha256: str) -> Path:
         self.download_dir.mkdir(parents=True, exist_ok=True)
         part = self.download_dir / f"{self.platform}-{export_id}.ndjson.gz.part"
+        try:
+            return self._download_to(part, export_id, sha256)
+        except BaseException:  # a download given up leaves no gigabytes behind
+            part.unlink(missing_ok=True)
+            raise
+
+    def _download_to(self, part: Path, export_id: str, sha256: str) -> Path:
         part.unlink(missing_ok=True)
         url = f"{self.base_url}/v1/exports/{export_id}/file"
         resumes = 0

@@ -122,7 +122,7 @@ class CursorPaginator:
             return None
         try:
             return self.parse_time(value)
-        except ValueError:
+        except (ValueError, OverflowError):
             log.warning("%s: unreadable server_time %r ignored", self.platform, value[:40])
             return None
 
@@ -214,6 +214,6 @@ class KeysetPagePaginator:
                     if last:
                         break
             if last is not None and last > bound:
-                bound, page_no, ended = last, 1, None
+                bound, page_no, ended, rereads = last, 1, None, 0
             else:
                 page_no, ended = page_no + 1, items[-1]

@@ -176,7 +176,8 @@ def advance_watermark(engine: Engine, spec: ResourceSpec, newest: datetime,
     carry the watermark there, and every later read would start after the changes still
     to come. Held at the clock, the next read starts at it (less the overlap) and only
     gets the future-dated record again, which the landing recognises. A watermark found
-    in the future (stored before) is brought back to the clock the same way."""
+    in the future (stored before) is brought back to what this read landed (at most the
+    clock): the next read then starts there."""
     with engine.begin() as conn:
         _advance_watermark(conn, spec, newest, server_time)
 

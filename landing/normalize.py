@@ -459,7 +459,10 @@ def _date_of_timestamp(s: str) -> tuple[date | None, str | None]:
         well_formed = _is_digits(ymd) and _ymd(ymd) is None  # the day does not exist
         return None, "invalid_date" if well_formed else "bad_format"
     if dt.tzinfo is not None and dt.utcoffset() is not None:
-        dt = dt.astimezone(SHANGHAI)
+        try:
+            dt = dt.astimezone(SHANGHAI)
+        except OverflowError:  # 0001-01-01T00:00:00+08:00, a "no date" placeholder
+            return None, "invalid_date"
     return dt.date(), None
 
 
@@ -546,7 +549,10 @@ def parse_timestamp(raw: str) -> datetime:
         raise ValueError(f"unparseable ISO-8601 timestamp: {raw!r}") from None
     if dt.tzinfo is None or dt.utcoffset() is None:
         raise ValueError(f"timestamp has no UTC offset: {raw!r}")
-    return dt.astimezone(UTC)
+    try:
+        return dt.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00:00+08:00: before the first instant there is
+        raise ValueError(f"timestamp out of range: {raw!r}") from None
 
 
 def parse_ps_timestamp(raw: str) -> datetime:
@@ -563,7 +569,10 @@ def parse_ps_timestamp(raw: str) -> datetime:
         )  # fmt: skip
     except ValueError as exc:
         raise ValueError(f"impossible timestamp {raw!r}: {exc}") from None
-    return local.astimezone(UTC)
+    try:
+        return local.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"timestamp out of range: {raw!r}") from None
 
 
 def format_timestamp(dt: datetime) -> str:

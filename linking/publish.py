@@ -138,7 +138,7 @@ def publish(conn: Connection, res: Resolution, link_run_id: int, as_of: date | N
             built += 1
         return contents[c]
 
-    built_from = {c: _members_hash(records, members, confident) for c, members in clusters}
+    built_from = {c: _members_hash(records, members, confident, refuse) for c, members in clusters}
     by_number = {r.id_card_no: pid for pid, r in current_persons.items()
                  if pid in live and r.id_card_no and pid not in taken}
     new_ids = 0
@@ -273,10 +273,13 @@ def _version_row(pid: str, release: int, content: dict[str, Any], h: str, member
             "content": _json(content), "content_hash": h, "members_hash": members_hash}
 
 
-def _members_hash(records: list, members: list[int], confident: set[int]) -> str:
-    """What a golden record is built from: its records in order, each one's version and
-    whether it is linked confidently."""
+def _members_hash(records: list, members: list[int], confident: set[int], refuse: set[str]) -> str:
+    """What a golden record is built from: its records in order, each one's version,
+    whether it is linked confidently, and whether its number is one another person holds
+    as their own (``refuse``: that depends on other persons' records, so a change there
+    must build this one again too)."""
     text = "\n".join(f"{r.platform}/{r.resource}/{r.record_id}/{r.batch}/{i in confident:d}"
+                     f"{'/refused' if r.id18 is not None and r.id18 in refuse else ''}"
                      for i in members for r in (records[i],))
     return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 

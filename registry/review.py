@@ -56,7 +56,14 @@ def _record(conn: Connection, platform: str, resource: str, record_id: str, pii:
     out: dict[str, Any] = {"platform": platform, "resource": resource, "record_id": record_id}
     if row is not None:
         out.update({name: None if v is None else str(v) for (name, _), v in zip(shown, row, strict=True)})
-    return out if pii else mask_person(out)
+    if pii:
+        return out
+    # beside the candidate's birth date, an order's masked number (first 6 and last 4)
+    # would give the whole number back; its flat is an address
+    for name in ("id_suffix", "building", "room"):
+        if out.get(name):
+            out[name] = "*" * len(out[name])
+    return mask_person(out)
 
 
 def open_reviews(conn: Connection, *, pii: bool = False, limit: int | None = None) -> list[dict[str, Any]]:

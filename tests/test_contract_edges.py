@@ -320,3 +320,18 @@ def test_an_export_status_with_its_count_as_a_string_is_read(scripted, tmp_path)
 
     pages = list(_export(scripted(handler), tmp_path).pages(None))
     assert sum(len(p.records) for p in pages) == 2
+
+
+def test_a_download_given_up_leaves_no_partial_file(scripted, tmp_path) -> None:  # noqa: ANN001
+    def handler(r: _Request):  # noqa: ANN202
+        if r.method == "POST":
+            return _json(202, {"export_id": "e1", "status": "pending"})
+        if r.path.endswith("/file"):  # the connection breaks after a few bytes, every time
+            return 200, {"Content-Type": "application/gzip", "Content-Length": str(len(_FILE))}, _FILE[:10]
+        return _json(200, {"status": "ready", "record_count": 2, "sha256": hashlib.sha256(_FILE).hexdigest()})
+
+    export = _export(scripted(handler), tmp_path)
+    export.max_resumes = 2
+    with pytest.raises(ExportFailed, match="broke off"):
+        list(export.pages(None))
+    assert list(tmp_path.iterdir()) == []

@@ -580,6 +580,7 @@ def test_area_code_noise(raw, expected) -> None:
         ("2023-02-02T16:30:00Z", (date(2023, 2, 3), None)),
         ("2023-02-30T00:00:00+08:00", (None, "invalid_date")),
         ("2023-02-03Tnoon", (None, "bad_format")),
+        ("0001-01-01T00:00:00+08:00", (None, "invalid_date")),  # another system's "no date"
         ("2023-0a-03", (None, "bad_format")),
         ("202302033", (None, "bad_format")),
         ("March 3", (None, "bad_format")),
@@ -922,3 +923,11 @@ def test_public_api() -> None:
     assert set(nz.__all__) == expected
     for name in expected:
         assert getattr(nz, name) is not None
+
+
+@pytest.mark.parametrize("raw", ["0001-01-01T00:00:00+08:00", "9999-12-31T23:59:59-08:00"])
+def test_a_timestamp_beyond_the_calendars_range_is_refused_not_an_overflow(raw: str) -> None:
+    with pytest.raises(ValueError, match="out of range"):
+        parse_timestamp(raw)
+    with pytest.raises(ValueError, match="out of range"):
+        parse_ps_timestamp("00010101000000")

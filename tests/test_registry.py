@@ -517,3 +517,36 @@ def test_a_steward_decides_a_review_item_side_by_side_and_the_next_run_applies_i
         link(settings)
         links = current(engine)
         assert links[("health", "family-doctor-contracts", "C-amb")] == links[("public_security", "residents", "R-twin")]
+
+
+def test_an_incremental_run_withdraws_a_number_once_its_owner_appears(settings, engine) -> None:  # noqa: ANN001
+    """Run 1: only the wife's record carries the number (it contradicts her gender), so
+    her golden record shows it. Run 2, incremental: the husband's own record arrives —
+    her unchanged person is built again and gives the number up, as a full run would."""
+    population(engine)
+    number = id_number("370211", "19460606", 135)  # a man's
+    elder(engine, "E-wife", number, "孙秀兰", date(1946, 6, 6), "F")
+    link(settings, mode="full")
+    wife = current(engine)[("civil_affairs", "elders", "E-wife")]
+    assert persons(engine)[wife]["id_card_no"] == number
+    resident(engine, "R-husband", number, "孙海涛", date(1946, 6, 6), "M", updated_at=T0 + timedelta(days=1))
+    result = link(settings)
+    assert result.mode == "incremental"
+    links, everyone = current(engine), persons(engine)
+    husband = links[("public_security", "residents", "R-husband")]
+    assert links[("civil_affairs", "elders", "E-wife")] == wife != husband
+    assert everyone[husband]["id_card_no"] == number and everyone[wife]["id_card_no"] is None
+
+
+def test_a_review_item_never_shows_what_would_give_a_number_back(settings, engine) -> None:  # noqa: ANN001
+    from registry.review import _record
+
+    put(engine, "property_mgmt", "service-orders", "O1", resident_name="王秀英", resident_phone="13800001111",
+        resident_id_prefix="370202", resident_id_suffix="123X", resident_birth_year=1945,
+        community_name="海韵小区", building="3", room="101")
+    with engine.connect() as conn:
+        masked = _record(conn, "property_mgmt", "service-orders", "O1", pii=False)
+        full = _record(conn, "property_mgmt", "service-orders", "O1", pii=True)
+    assert (masked["id_prefix"], masked["id_suffix"], masked["building"], masked["room"]) == ("370202", "****", "*", "***")
+    assert masked["name"] != "王秀英" and masked["phone"] != "13800001111"
+    assert (full["id_suffix"], full["name"], full["room"]) == ("123X", "王秀英", "101")
