@@ -615,7 +615,7 @@ def _registry_status(conn) -> None:  # noqa: ANN001
     else:
         open_reviews = conn.execute(select(func.count()).select_from(LinkReview)
                                     .where(LinkReview.status == "open")).scalar_one()
-        click.echo(f"registry release {rel.release} published {rel.published_at:%Y-%m-%d %H:%M:%S} UTC "
+        click.echo(f"newest registry release {rel.release}, linked {rel.published_at:%Y-%m-%d %H:%M:%S} UTC "
                    f"(as of {rel.as_of or '-'}): {rel.persons:,} persons, {rel.links:,} linked records, "
                    f"{open_reviews:,} uncertain matches awaiting review")
         mode = conn.execute(select(LinkRun.mode).where(LinkRun.id == rel.link_run_id)).scalar()
