@@ -109,6 +109,7 @@ class PersonLink(Base):
     __table_args__ = (
         Index("ix_person_link_person", "person_id", "valid_to"),
         Index("ix_person_link_current", "valid_to"),
+        Index("ix_person_link_from", "valid_from"),  # the API's change feed (changed_since)
     )
 
 
