@@ -142,11 +142,13 @@ def publish(conn: Connection, res: Resolution, link_run_id: int, as_of: date | N
     by_number = {r.id_card_no: pid for pid, r in current_persons.items()
                  if pid in live and r.id_card_no and pid not in taken}
     new_ids = 0
-    for c, _members in clusters:
-        if person_ids[c] is not None:
-            continue
+    pending = [c for c, _members in clusters if person_ids[c] is None]
+    earlier = _earlier_ids(conn, records, {c: members_of[c] for c in pending}, live) if pending else {}
+    for c in pending:
         number = content_of(c).get("id_card_no")
         pid = by_number.pop(number, None) if number else None
+        if pid is None or pid in taken:
+            pid = earlier.get(c)  # an id this person had before, nobody's now
         if pid is None or pid in taken:
             counter += 1
             pid = _new_id(counter)
@@ -271,6 +273,42 @@ def _version_row(pid: str, release: int, content: dict[str, Any], h: str, member
             "birth_date": content.get("birth_date"), "district_code": content.get("district_code"),
             "status": content.get("status"), "death_date": content.get("death_date"),
             "content": _json(content), "content_hash": h, "members_hash": members_hash}
+
+
+def _earlier_ids(conn: Connection, records: list, pending: dict[int, list[int]], live: set[str]) -> dict[int, str]:
+    """For persons no current link or number names: the id their records were last
+    linked to, when that id is no live person's now — retired (every record of the
+    person withdrawn for a while, then sent again) or merged away (a merge a steward's
+    decision has since undone). REGISTRY.md: a later run gives the same person the same
+    id. The latest closed link of each record votes; the most votes win."""
+    pl = PersonLink.__table__.c
+    if conn.execute(select(pl.record_id).where(pl.valid_to.is_not(None)).limit(1)).first() is None:
+        return {}  # no link was ever closed (a first run): nothing to give back
+    of: dict[tuple[str, str], dict[str, int]] = defaultdict(dict)  # (platform, resource) -> record -> person
+    for c, members in pending.items():
+        for i in members:
+            r = records[i]
+            of[(r.platform, r.resource)][r.record_id] = c
+    tally: dict[int, Counter] = defaultdict(Counter)
+    for (platform, resource), cluster_of in of.items():
+        ids = list(cluster_of)
+        last: dict[str, tuple[int, str]] = {}  # record -> (closed at, person)
+        for k in range(0, len(ids), 500):  # the primary key's leading columns: an index lookup
+            for rid, person, closed in conn.execute(select(pl.record_id, pl.person_id, pl.valid_to).where(
+                    pl.platform == platform, pl.resource == resource, pl.record_id.in_(ids[k:k + 500]),
+                    pl.valid_to.is_not(None), pl.person_id.is_not(None))):
+                if person not in live and (rid not in last or last[rid][0] < closed):
+                    last[rid] = (closed, person)
+        for rid, (_closed, person) in last.items():
+            tally[cluster_of[rid]][person] += 1
+    out: dict[int, str] = {}
+    claimed: set[str] = set()
+    for c, votes in sorted(tally.items(), key=lambda kv: -max(kv[1].values())):
+        pid = next((p for p, _n in votes.most_common() if p not in claimed), None)
+        if pid is not None:
+            out[c] = pid
+            claimed.add(pid)
+    return out
 
 
 def _members_hash(records: list, members: list[int], confident: set[int], refuse: set[str]) -> str:

@@ -550,3 +550,44 @@ def test_a_review_item_never_shows_what_would_give_a_number_back(settings, engin
     assert (masked["id_prefix"], masked["id_suffix"], masked["building"], masked["room"]) == ("370202", "****", "*", "***")
     assert masked["name"] != "王秀英" and masked["phone"] != "13800001111"
     assert (full["id_suffix"], full["name"], full["room"]) == ("123X", "王秀英", "101")
+
+
+def test_a_person_whose_records_leave_and_come_back_gets_the_same_id(settings, engine) -> None:  # noqa: ANN001
+    pop = population(engine)
+    link(settings)
+    before = current(engine)[("public_security", "residents", "R5")]
+    id18, name, born, sex = pop[5]
+    later = T0 + timedelta(days=1)
+    resident(engine, "R5", id18, name, born, sex, deleted=True, updated_at=later)  # both withdrawn …
+    elder(engine, "E5", id18, name, born, sex, deleted=True, updated_at=later)
+    link(settings)
+    assert before not in persons(engine)  # … so the person is retired
+    resident(engine, "R5", id18, name, born, sex, updated_at=later + timedelta(days=1))  # … and sent again
+    elder(engine, "E5", id18, name, born, sex, phone="13800000005", updated_at=later + timedelta(days=1))
+    result = link(settings)
+    assert current(engine)[("public_security", "residents", "R5")] == before and result.published.new_ids == 0
+    assert before in persons(engine)
+
+
+def test_a_merge_undone_by_a_steward_gives_the_split_off_person_its_old_id_back(settings, engine) -> None:  # noqa: ANN001
+    pop = population(engine)
+    id18, name, born, sex = pop[4]
+    elder(engine, "E-second", None, "刘建囯", date(1949, 3, 5), sex, cleaned="37020219490305XXXX")
+    link(settings)
+    links = current(engine)
+    survivor, extra = links[("public_security", "residents", "R4")], links[("civil_affairs", "elders", "E-second")]
+    elder(engine, "E-second", id18, name, born, sex, updated_at=T0 + timedelta(days=1))  # now plainly the same
+    link(settings)
+    assert current(engine)[("civil_affairs", "elders", "E-second")] == survivor
+    with engine.begin() as conn:  # it was not: a steward keeps it apart from both of that person's records
+        for platform, resource, rid in (("public_security", "residents", "R4"), ("civil_affairs", "elders", "E4")):
+            conn.execute(insert(LinkDecision).values(
+                platform="civil_affairs", resource="elders", record_id="E-second", other_platform=platform,
+                other_resource=resource, other_record_id=rid, decision="cannot_link", steward="wang",
+                reason="a namesake, registered under a borrowed number", decided_at=datetime.now(UTC), active=True))
+    link(settings)
+    links = current(engine)
+    assert links[("public_security", "residents", "R4")] == survivor
+    assert links[("civil_affairs", "elders", "E-second")] == extra  # its own id again, not a new one
+    with engine.connect() as conn:
+        assert resolve_id(conn, extra) == extra
