@@ -12,6 +12,7 @@ comparison is built, and the message says what was expected.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -20,6 +21,8 @@ from rapidfuzz.distance import JaroWinkler
 
 from linking.names import homophones
 from linking.records import LinkRecord
+
+log = logging.getLogger(__name__)
 
 __all__ = ["COMPARISONS", "Comparison", "Profile", "comparison_vector", "id_repairs"]
 
@@ -243,4 +246,22 @@ COMPARISONS: tuple[Comparison, ...] = (
 
 def comparison_vector(r: LinkRecord, p: Profile,
                       comparisons: Sequence[Comparison] = COMPARISONS) -> tuple[int | None, ...]:
-    return tuple(c.level(r, p) for c in comparisons)
+    try:
+        return tuple(c.level(r, p) for c in comparisons)
+    except Exception:  # noqa: BLE001 - one odd value must not stop a city's linking
+        return _guarded(r, p, comparisons)
+
+
+def _guarded(r: LinkRecord, p: Profile, comparisons: Sequence[Comparison]) -> tuple[int | None, ...]:
+    """The vector again, a comparison that fails on this record taken as no evidence
+    (null), and said in the log — by the record's keys and the error's kind only: the
+    error's text may hold the value, which may be personal data."""
+    out: list[int | None] = []
+    for c in comparisons:
+        try:
+            out.append(c.level(r, p))
+        except Exception as exc:  # noqa: BLE001
+            log.warning("comparison %s failed on %s/%s/%s (%s); taken as no evidence", c.name, r.platform,
+                        r.resource, r.record_id, type(exc).__name__)
+            out.append(None)
+    return tuple(out)

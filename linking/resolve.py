@@ -47,6 +47,7 @@ record and a record of the person) override every pass.
 from __future__ import annotations
 
 import hashlib
+import logging
 import random
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
@@ -61,6 +62,8 @@ from linking.names import homophones, name_key
 from linking.records import PERSON_RESOURCES, LinkRecord
 
 __all__ = ["Decision", "Resolution", "ReviewItem", "StateRow", "resolve"]
+
+log = logging.getLogger(__name__)
 
 Key = tuple[str, str, str]
 #: What a run decided for a record the model judged: (batch of its version, signature of
@@ -152,6 +155,14 @@ class _Persons:
             have.add(pid)  # type: ignore[union-attr]
 
     def candidates(self, r: LinkRecord) -> set[int]:
+        try:
+            return self._candidates(r)
+        except Exception as exc:  # noqa: BLE001 - one odd value must not stop a city's linking
+            log.warning("blocking failed on %s/%s/%s (%s); the record gets no candidates", r.platform, r.resource,
+                        r.record_id, type(exc).__name__)
+            return set()
+
+    def _candidates(self, r: LinkRecord) -> set[int]:
         out: set[int] = set()
         ids = [i for i in (r.id18, r.id_clean) if i]
         for i in ids:

@@ -606,3 +606,34 @@ def test_a_name_in_latin_script_matches_in_any_case() -> None:
     p = profile(ca("E1", ID_A, "John Smith", date(1950, 1, 1), "M"))
     assert level("name", ca("E2", None, "JOHN SMITH", date(1950, 1, 1), "M"), p) == "exact"
     assert name_key("JOHN SMITH") == name_key("John Smith")
+
+
+def test_a_comparison_or_blocking_that_fails_on_one_record_does_not_stop_the_run(monkeypatch, caplog) -> None:  # noqa: ANN001
+    """Whatever odd value a platform sends, one record's failure is no evidence for that
+    record — logged by its keys and the error's kind, never its values — not a stopped city."""
+    import linking.comparisons as comps
+    from linking.resolve import _Persons
+
+    real_homophones, real_candidates = comps.homophones, _Persons._candidates
+
+    def homophones_(a: str, b: str) -> bool:
+        if "怪" in a:
+            raise ValueError(f"cannot read {a}")
+        return real_homophones(a, b)
+
+    def candidates_(self, r):  # noqa: ANN001, ANN202
+        if r.record_id == "E-odd2":
+            raise KeyError(r.name)
+        return real_candidates(self, r)
+
+    monkeypatch.setattr(comps, "homophones", homophones_)
+    monkeypatch.setattr(_Persons, "_candidates", candidates_)
+    name = COMPARISONS.index(next(c for c in COMPARISONS if c.name == "name"))
+    odd = ca("E-odd", None, "欧阳怪", date(1950, 1, 1), "M", id_clean=ID_A[:17] + "Z")
+    vec = comps.comparison_vector(odd, profile(ca("E1", ID_A, "张三", date(1950, 1, 1), "M")))
+    assert vec[name] is None and any(v is not None for v in vec)
+    odd2 = ca("E-odd2", None, "欧阳修", date(1951, 1, 1), "F", id_clean="37020219510101ZZZZ")
+    records = indexed(_world() + [odd, odd2])
+    res = resolve(records, AS_OF)  # completes: both founded persons of their own or were judged
+    assert res.method[odd2.idx] == "anchor"
+    assert "E-odd" in caplog.text and "E-odd2" in caplog.text and "欧阳" not in caplog.text
