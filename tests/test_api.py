@@ -4,7 +4,7 @@ nobody, findings, the OpenAPI document and the console."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -17,7 +17,12 @@ from linking.run import link
 from registry.tokens import create_token
 from schemas.access import AccessLog
 from schemas.findings import Finding
-from tests.test_registry import T0, elder, population, resident
+from tests.test_registry import (
+    correct_second_registration,
+    population,
+    resident,
+    second_registration,
+)
 from tests.world import id_number
 
 
@@ -83,8 +88,7 @@ def test_persons_are_paged_masked_unless_granted_and_found_by_their_number(setti
 def test_a_merged_id_answers_with_its_survivor_and_a_record_says_whom_it_is_linked_to(settings, client) -> None:  # noqa: ANN001
     engine = get_engine(settings)
     pop = population(engine, 6)
-    id18, name, born, sex = pop[4]
-    elder(engine, "E-second", None, "刘建囯", date(1949, 3, 5), sex, cleaned="37020219490305XXXX")
+    second_registration(engine, pop[4][3])
     resident(engine, "R-young", id_number("370202", "19840101", 11), "钱多多", date(1984, 1, 1), "M")
     first = link(settings).published.release
     reader = bearer(engine, "persons:read")
@@ -92,7 +96,7 @@ def test_a_merged_id_answers_with_its_survivor_and_a_record_says_whom_it_is_link
     young = client.get("/v1/records/public_security/residents/R-young", headers=reader).json()
     assert young["person_id"] is None and young["method"] == "not_elder"  # linked to nobody, and says why
     assert client.get("/v1/records/civil_affairs/elders/NOPE", headers=reader).status_code == 404
-    elder(engine, "E-second", id18, name, born, sex, updated_at=T0 + timedelta(days=1))  # corrected: the same person
+    correct_second_registration(engine, pop[4])
     link(settings)
     survivor = client.get("/v1/records/public_security/residents/R4", headers=reader).json()["person_id"]
     assert survivor != extra

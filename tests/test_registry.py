@@ -63,6 +63,19 @@ def population(engine, n: int = 10) -> list[tuple[str, str, date, str]]:  # noqa
     return out
 
 
+def second_registration(engine, sex: str) -> None:  # noqa: ANN001
+    """Civil affairs registers person 4 of ``population`` a second time, under a broken
+    number and a name written otherwise: nothing ties it to the person, so it founds a
+    person of its own (until the platform corrects it: ``correct_second_registration``)."""
+    elder(engine, "E-second", None, "刘建囯", date(1949, 3, 5), sex, cleaned="37020219490305XXXX")
+
+
+def correct_second_registration(engine, person: tuple) -> None:  # noqa: ANN001
+    """The platform corrects it: now it is plainly the same person."""
+    id18, name, born, sex = person
+    elder(engine, "E-second", id18, name, born, sex, updated_at=T0 + timedelta(days=1))
+
+
 def current(engine) -> dict:  # noqa: ANN001
     pl = PersonLink.__table__.c
     with engine.connect() as conn:
@@ -110,17 +123,14 @@ def test_a_corrected_number_merges_two_persons_and_the_old_id_redirects(settings
     if chunk:  # person versions written in chunks as they are built: the same release
         monkeypatch.setattr("linking.publish._VERSIONS_CHUNK", chunk)
     pop = population(engine)
-    id18, name, born, sex = pop[4]
-    # civil affairs registered the person a second time, under a broken number and a name
-    # written otherwise: nothing ties it to the person, so it founds a person of its own
-    elder(engine, "E-second", None, "刘建囯", date(1949, 3, 5), sex, cleaned="37020219490305XXXX")
+    second_registration(engine, pop[4][3])
     link(settings)
     links = current(engine)
     survivor, extra = links[("public_security", "residents", "R4")], links[("civil_affairs", "elders", "E-second")]
     assert survivor != extra
     # the platform corrects the record: now it is plainly the same person (and, in the
     # same release, another person's golden record changes: both kinds of version at once)
-    elder(engine, "E-second", id18, name, born, sex, updated_at=T0 + timedelta(days=1))
+    correct_second_registration(engine, pop[4])
     elder(engine, "E7", pop[7][0], pop[7][1], pop[7][2], pop[7][3], phone="13912345678")
     result = link(settings)
     assert result.published.merged_ids == 1 and result.published.versions_written >= 2
@@ -571,12 +581,11 @@ def test_a_person_whose_records_leave_and_come_back_gets_the_same_id(settings, e
 
 def test_a_merge_undone_by_a_steward_gives_the_split_off_person_its_old_id_back(settings, engine) -> None:  # noqa: ANN001
     pop = population(engine)
-    id18, name, born, sex = pop[4]
-    elder(engine, "E-second", None, "刘建囯", date(1949, 3, 5), sex, cleaned="37020219490305XXXX")
+    second_registration(engine, pop[4][3])
     link(settings)
     links = current(engine)
     survivor, extra = links[("public_security", "residents", "R4")], links[("civil_affairs", "elders", "E-second")]
-    elder(engine, "E-second", id18, name, born, sex, updated_at=T0 + timedelta(days=1))  # now plainly the same
+    correct_second_registration(engine, pop[4])
     link(settings)
     assert current(engine)[("civil_affairs", "elders", "E-second")] == survivor
     with engine.begin() as conn:  # it was not: a steward keeps it apart from both of that person's records
