@@ -12,7 +12,9 @@ The passes, each guarding the one before:
    transposed digits), a number contradicting the record's birth date or gender, no
    number, the property platform's masked number. Candidates come from blocking passes
    (the number and its one-error repairs, masked first-6/last-4, pinyin name + birth
-   year, name + birth date, phone), so cost grows with the records, not their square.
+   year, name + birth date, phone), so cost grows with the records, not their square; a
+   key too common to say anything alone names only the persons who also share another
+   value with the record (``_NARROW_BY``).
    Each pair is scored by the Fellegi–Sunter model of ``linking.model`` over the
    comparisons of ``linking.comparisons``, and turned into a match probability per
    candidate under "a record describes at most one person" (rivals share it); a record
@@ -107,7 +109,9 @@ class Resolution:
 
 
 _CLASS = {key: i for i, key in enumerate(PERSON_RESOURCES)}
-_BLOCK_CAP = 50  # a blocking key shared by more persons than this says nothing
+#: A blocking key shared by more persons than this says nothing alone: only those of them
+#: who also agree with the record on another value are candidates (``_NARROW_BY``)
+_BLOCK_CAP = 50
 
 
 class _Persons:
@@ -172,18 +176,18 @@ class _Persons:
             if len(i) == 18:
                 self._take(out, ("id17", i[:17]))
         if r.id_prefix and r.id_suffix:
-            self._take(out, ("mask", r.id_prefix, r.id_suffix))
+            self._take(out, ("mask", r.id_prefix, r.id_suffix), r)
         y = r.year()
         if r.name:
             if y is not None:
-                self._take(out, ("ny", name_key(r.name), y))
+                self._take(out, ("ny", name_key(r.name), y), r)
             if r.birth is not None:
-                self._take(out, ("nb", r.name, r.birth))
+                self._take(out, ("nb", r.name, r.birth), r)
         if r.phone:
-            self._take(out, ("ph", r.phone))
+            self._take(out, ("ph", r.phone), r)
         return out
 
-    def _take(self, out: set[int], key: tuple) -> None:
+    def _take(self, out: set[int], key: tuple, r: LinkRecord | None = None) -> None:
         block = self.index.get(key)
         if block is None:
             return
@@ -191,6 +195,48 @@ class _Persons:
             out.add(block)  # type: ignore[arg-type]
         elif len(block) <= _BLOCK_CAP:  # type: ignore[arg-type]
             out.update(block)  # type: ignore[arg-type]
+        elif r is not None:
+            # A key too common to say anything alone (a common name born in one year, in a
+            # city of millions): its persons who also agree with the record on a value the
+            # key is not made of, when few enough do
+            fields = _NARROW_BY[key[0]]
+            narrowed = [p for p in block if _agrees(r, self.profiles[p], fields)]  # type: ignore[union-attr]
+            if len(narrowed) <= _BLOCK_CAP:
+                out.update(narrowed)
+
+
+#: For a blocking key held by more than ``_BLOCK_CAP`` persons: the values a person must
+#: also share with the record to stay a candidate — never those the key is made of.
+_NARROW_BY: dict[str, tuple[str, ...]] = {
+    "mask": ("name", "year", "phone", "community"),
+    "ny": ("birth", "phone", "mask", "community"),
+    "nb": ("phone", "mask", "community"),
+    "ph": ("name", "year", "mask"),
+}
+
+
+def _agrees(r: LinkRecord, p: Profile, fields: tuple[str, ...]) -> bool:
+    """The record and the person share a value of one of ``fields``."""
+    for f in fields:
+        if f == "name":
+            if r.name and p.names and name_key(r.name) in {name_key(n) for n in p.names}:
+                return True
+        elif f == "year":
+            y = r.year()
+            if y is not None and any(b.year == y for b in p.births):
+                return True
+        elif f == "birth":
+            if r.birth is not None and r.birth in p.births:
+                return True
+        elif f == "phone":
+            if r.phone and r.phone in p.phones:
+                return True
+        elif f == "mask":
+            if r.id_prefix and r.id_suffix and any(i[:6] == r.id_prefix and i[14:] == r.id_suffix for i in p.ids):
+                return True
+        elif f == "community" and r.community and any(r.community in a for a in p.addresses):
+            return True
+    return False
 
 
 def _trusted(r: LinkRecord) -> bool:

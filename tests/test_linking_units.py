@@ -637,3 +637,30 @@ def test_a_comparison_or_blocking_that_fails_on_one_record_does_not_stop_the_run
     res = resolve(records, AS_OF)  # completes: both founded persons of their own or were judged
     assert res.method[odd2.idx] == "anchor"
     assert "E-odd" in caplog.text and "E-odd2" in caplog.text and "欧阳" not in caplog.text
+
+
+def test_a_blocking_key_too_common_alone_still_gives_the_namesake_who_agrees_on_more() -> None:
+    from linking.resolve import _BLOCK_CAP, _Persons
+
+    # a city's worth of one common name born in one year: more persons than the key may
+    # name alone, one of them living in the community the order was served in
+    namesakes = indexed([ca(f"E{k}", id_number("370202", f"1950{k % 12 + 1:02d}{k % 28 + 1:02d}", 200 + k), "王秀英",
+                            date(1950, k % 12 + 1, k % 28 + 1), "F", address=f"青岛市市南区小区{k}号楼",
+                            phone=f"1380000{k:04d}") for k in range(_BLOCK_CAP + 10)])
+    namesakes[17].address = "青岛市市南区海景花园3号楼"
+    persons = _Persons()
+    for r in namesakes:
+        persons.add_anchor(persons.new(), r)
+    order = rec("property_mgmt", "service-orders", "O-common", len(namesakes), name="王秀英", birth_year=1950,
+                community="海景花园", building="3号楼", room="101")
+    assert persons.candidates(order) == {17}
+    # a phone the order gives names its person among them too; nothing agreeing, nobody
+    order.community, order.phone = None, "13800000031"
+    assert persons.candidates(order) == {31}
+    order.phone = "13999999999"
+    assert persons.candidates(order) == set()
+    # a key held by few persons needs no second value
+    few = _Persons()
+    for r in namesakes[:3]:
+        few.add_anchor(few.new(), r)
+    assert few.candidates(order) == {0, 1, 2}
