@@ -135,12 +135,13 @@ def load_records(conn: Connection) -> list[LinkRecord]:
     return out
 
 
-#: Values that recur across many records (codes, dates, years, community names): each
+#: Values that recur across many records (codes, dates, years, community names; names,
+#: numbers, phones and addresses, which a person's several records repeat): each
 #: distinct one is kept once per column and shared, so a city's records do not each hold
 #: a copy (per column, so that equal values of different types — 1, True, Decimal(1) —
 #: are never exchanged).
 _SHARED = frozenset({"gender", "birth", "birth_year", "district", "community", "building", "room", "ps_status",
-                     "death_date"})
+                     "death_date", "name", "id18", "id_clean", "phone", "address", "id_prefix", "id_suffix"})
 
 
 def _iter_records(conn: Connection) -> Iterator[LinkRecord]:
