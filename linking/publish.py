@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter, defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, NamedTuple
@@ -125,11 +126,9 @@ def publish(conn: Connection, res: Resolution, link_run_id: int, as_of: date | N
 
     # A valid number that contradicts its own record may stand in a golden record only
     # where nobody else holds it as their own (a wife's record carrying her husband's
-    # number founds her own person; she must not publish his number)
-    contradicted = {r.id18 for _c, members in clusters for i in members
-                    if (r := records[i]).id18 is not None and r.id_contradicted}
-    refuse = {r.id18 for _c, members in clusters for i in members
-              if (r := records[i]).id18 in contradicted and not r.id_contradicted}
+    # number founds her own person; she must not publish his number) — as the resolution
+    # found it, over every linked record, so who counts as an elder went by the same
+    refuse = res.refuse
 
     def content_of(c: int) -> dict[str, Any]:
         nonlocal built
@@ -311,7 +310,7 @@ def _earlier_ids(conn: Connection, records: list, pending: dict[int, list[int]],
     return out
 
 
-def _members_hash(records: list, members: list[int], confident: set[int], refuse: set[str]) -> str:
+def _members_hash(records: list, members: list[int], confident: set[int], refuse: Collection[str]) -> str:
     """What a golden record is built from: its records in order, each one's version,
     whether it is linked confidently, and whether its number is one another person holds
     as their own (``refuse``: that depends on other persons' records, so a change there

@@ -7,7 +7,9 @@ The passes, each guarding the one before:
    birth date and gender are grouped by that number: one person per number, however many
    records a platform holds for it (the same person registered in two districts).
 2. **Deterministic links.** Any other record with such a trustworthy number joins the
-   person holding it (confidence 1).
+   person holding it (confidence 1). A trustworthy number no anchor holds reaches its
+   person through a record pass 3 links; the other records carrying it join that
+   person after pass 3 (:func:`_number_links`).
 3. **Probabilistic links** for everything else — a broken number (wrong check digit,
    transposed digits), a number contradicting the record's birth date or gender, no
    number, the property platform's masked number. Candidates come from blocking passes
@@ -26,9 +28,9 @@ The passes, each guarding the one before:
    when it probably is one of them, its candidates go on the review queue). A property
    order that leaves out its masked number, birth year or phone is judged with the
    values the other orders of its resident at its flat give (:func:`_flat_evidence`).
-4. **Elders only.** A person is kept when the anchors know them as aged 60 or over on
-   the platforms' as-of date (or on their date of death); otherwise their records are
-   linked to nobody.
+4. **Elders only.** A person is kept when they are aged 60 or over on the platforms'
+   as-of date (or on their date of death), by the dates their golden record publishes
+   from every record linked to them; otherwise their records are linked to nobody.
 
 **Incremental runs** (``model`` and ``previous`` given) reuse what a record's decision
 depends on. Anchors decide who the persons are, so passes 1, 2 and the anchors of pass 3
@@ -51,6 +53,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import random
+import unicodedata
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -106,6 +109,8 @@ class Resolution:
     stats: dict[str, int] = field(default_factory=dict)
     #: the model's decisions before the elders-only filter, for the next incremental run
     state: dict[Key, StateRow] = field(default_factory=dict)
+    #: numbers a golden record may not take from a record contradicting them (``refused_numbers``)
+    refuse: frozenset[str] = frozenset()
 
 
 _CLASS = {key: i for i, key in enumerate(PERSON_RESOURCES)}
@@ -432,19 +437,25 @@ def resolve(records: list[LinkRecord], as_of: date, *, decisions: Iterable[Decis
         person_of[r.idx], confidence[r.idx], method[r.idx] = pid, conf, how
         state[r.key] = (r.batch, csig, sigs[pid] if pid is not None else None, conf, how)
 
-    # 4. elders only
+    # 3b. a trustworthy number no anchor holds: the records carrying it describe one person
+    by_number = _number_links(residue, person_of, confidence, method, must, cannot, P.members)
+    if by_number:
+        review = [it for it in review if person_of[it.record] is None]
+
+    # 4. elders only — by the birth and death dates the golden record will publish, from
+    # every record linked to the person (a valid number an insured-person record agrees
+    # with outweighs the resident record's typo'd birth date)
     persons = [list(m) for m in P.members]
-    for pid, anchors in enumerate(P.members):
-        if not _is_elder([records[i] for i in anchors], as_of):
-            persons[pid] = []
     for r in records:
         pid = person_of[r.idx]
-        if pid is None:
-            continue
-        if not persons[pid]:
-            person_of[r.idx], method[r.idx] = None, "not_elder"
-        elif not r.anchor:
+        if pid is not None and not r.anchor:
             persons[pid].append(r.idx)
+    refuse = refused_numbers(records, person_of)
+    for pid, members in enumerate(persons):
+        if not _is_elder([records[i] for i in members], as_of, refuse):
+            for i in members:
+                person_of[i], method[i] = None, "not_elder"
+            persons[pid] = []
     review = [it for it in review if persons[it.person]]
     stats: dict[str, int] = defaultdict(int)
     for m in method:
@@ -452,13 +463,52 @@ def resolve(records: list[LinkRecord], as_of: date, *, decisions: Iterable[Decis
     stats["persons"] = sum(1 for p in persons if p)
     if previous is not None:
         stats["reused"] = reused
-    return Resolution(records, person_of, confidence, method, persons, model, review, dict(stats), state)
+    stats["id_by_linked_record"] = by_number
+    return Resolution(records, person_of, confidence, method, persons, model, review, dict(stats), state, refuse)
+
+
+def _number_links(residue: list[LinkRecord], person_of: list[int | None], confidence: list[float],
+                  method: list[str], must: Mapping[int, int], cannot: Mapping[int, set[int]],
+                  members: list[list[int]]) -> int:
+    """A valid number that agrees with its record but that no anchor holds (public
+    security's number is broken or missing) reaches its person through a record linked by
+    the model. Records carrying the same number — a death certificate or care enrolment
+    that gives little else — then join that person too, with that link's confidence:
+    the number names one person. When the number's linked records name two persons, it
+    names neither. Returns how many records joined so."""
+    carriers: dict[str, list[int]] = defaultdict(list)
+    for r in residue:
+        if _trusted(r):
+            carriers[r.id18].append(r.idx)  # type: ignore[index]
+    joined = 0
+    for idxs in carriers.values():
+        if len(idxs) < 2:
+            continue
+        linked = {person_of[i] for i in idxs if person_of[i] is not None}
+        if len(linked) != 1:
+            continue
+        pid = linked.pop()
+        conf = max(confidence[i] for i in idxs if person_of[i] == pid)
+        for i in idxs:
+            if person_of[i] is None and i not in must and not (cannot.get(i) and cannot[i] & set(members[pid])):
+                person_of[i], confidence[i], method[i] = pid, conf, "id"
+                joined += 1
+    return joined
+
+
+def refused_numbers(records: list[LinkRecord], person_of: list[int | None]) -> frozenset[str]:
+    """Valid numbers a linked record contradicts (its birth date or gender disagree) while
+    another linked record holds them agreeing: a person whose only number is one of these
+    publishes none (a wife's record under her husband's number)."""
+    linked = [r for r in records if r.id18 is not None and person_of[r.idx] is not None]
+    contradicted = {r.id18 for r in linked if r.id_contradicted}
+    return frozenset(r.id18 for r in linked if r.id18 in contradicted and not r.id_contradicted)
 
 
 def _flat_evidence(residue: list[LinkRecord]) -> tuple[list[LinkRecord], dict[int, dict[str, object]]]:
     """The property platform's orders for one resident at one flat — the same name (by
     sound: a name keyed in by ear comes out as a homophone), community, building and
-    room — describe one person, and the platform leaves fields out of some orders (the
+    room (``_flat_part``: "24号楼" is "24") — describe one person, and the platform leaves fields out of some orders (the
     masked number, the birth year, the phone). Such an order is judged with the value
     its flat's other orders give, when they give one value: the
     residue with those orders replaced by filled copies (same ``idx``; the records
@@ -473,7 +523,7 @@ def _flat_evidence(residue: list[LinkRecord]) -> tuple[list[LinkRecord], dict[in
     for k, r in enumerate(residue):
         if r.platform != "property_mgmt" or not (r.name and r.community and r.room):
             continue
-        residents = flats[(r.community, r.building, r.room)]
+        residents = flats[(r.community, _flat_part(r.building), _flat_part(r.room))]
         for names, ks in residents:
             if r.name in names or any(homophones(r.name, n) for n in names):
                 ks.append(k)
@@ -508,6 +558,24 @@ def _flat_evidence(residue: list[LinkRecord]) -> tuple[list[LinkRecord], dict[in
                 out[k] = replace(r, **fill)
                 borrowed[r.idx] = fill
     return out, borrowed
+
+
+#: Suffixes that name what a building or room number is (楼 building, 栋/幢/座 block, 号
+#: number, 室/户 flat): "24号楼", "24栋" and "24" are one building.
+_FLAT_SUFFIXES = ("号楼", "号院", "栋", "幢", "座", "号", "楼", "室", "户")
+
+
+def _flat_part(value: str | None) -> str | None:
+    """A building or room as the flat's key: full-width folded, spaces dropped, case
+    folded, and a trailing "号楼"/"栋"/"室"… taken off (the platform's companies write the
+    same building either way)."""
+    if value is None:
+        return None
+    v = unicodedata.normalize("NFKC", value).replace(" ", "").casefold()
+    for suffix in _FLAT_SUFFIXES:
+        if v.endswith(suffix):
+            return v[: -len(suffix)] or v
+    return v
 
 
 #: The comparison that weighs each field an order may borrow from its flat.
@@ -576,24 +644,14 @@ def age_on(birth: date, day: date) -> int:
     return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
 
 
-def _is_elder(anchors: list[LinkRecord], as_of: date) -> bool:
-    """Aged 60 or over on ``as_of``, or on the date of death. The birth date is the one
-    survivorship publishes: what an anchor's valid number encodes when that anchor's own
-    fields agree with it (a birth-date typo in one record then cannot drop an elder), else
-    the public-security record's, else the civil-affairs one's, else any valid number's;
-    a person whose birth date nobody knows is kept (the anchors share elders only)."""
-    from landing.normalize import id_birth_date
+def _is_elder(members: list[LinkRecord], as_of: date, refuse: frozenset[str] = frozenset()) -> bool:
+    """Aged 60 or over on ``as_of``, or on the date of death — the birth and death dates
+    the golden record publishes (``linking.survivorship.life_dates``); a person whose birth
+    date nobody knows is kept (the anchors share elders only)."""
+    from linking.survivorship import life_dates
 
-    trusted = next((r.id18 for r in anchors if r.id18 and not r.id_contradicted), None)
-    born = id_birth_date(trusted) if trusted else None
-    for want in ("public_security", "civil_affairs"):
-        if born:
-            break
-        born = next((r.birth for r in anchors if r.platform == want and r.birth), None)
-    if born is None:
-        born = next((id_birth_date(r.id18) for r in anchors if r.id18), None)
+    born, death = life_dates(members, refuse)
     if born is None:
         return True
-    death = next((r.death_date for r in anchors if r.platform == "public_security" and r.death_date), None)
     day = min(as_of, death) if death else as_of
     return age_on(born, day) >= 60

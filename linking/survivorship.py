@@ -10,9 +10,10 @@ Rules (REGISTRY.md, issue "Entity resolution"):
   a valid number that disagrees (its check digit vouches for it; the record's date or
   gender field is the likelier typo) — unless another person holds that number as their
   own: then none (REGISTRY.md: null where no trustworthy number is known). Gender and
-  birth date are what such an agreeing number encodes (a higher-ranked record's field
-  that disagrees with it is the typo: the golden record never contradicts its own
-  number); without one, the highest-ranked record's field, else what the number encodes.
+  birth date are what the published number encodes (a record's field that disagrees with
+  it is the typo: the golden record never contradicts its own number); without a number,
+  the highest-ranked record's field. Who counts as an elder goes by the same dates
+  (:func:`life_dates`).
 * **district**: public security's current registration, then civil affairs, then
   medical insurance.
 * **status and death**: public security's registration status (``1`` deceased, ``2``
@@ -66,30 +67,18 @@ def golden(records: Sequence[LinkRecord], confident: set[int] | None = None,
         if value is not None and r is not None:
             prov[name] = _src(r)
 
-    newest_first = _latest(records)  # one sort; every "most recent" below filters it
-    by_platform: dict[str, list[LinkRecord]] = {p: [] for p in _IDENTITY_ORDER}
-    for r in newest_first:
-        if r.platform in by_platform:
-            by_platform[r.platform].append(r)
-    ordered = [r for p in _IDENTITY_ORDER for r in by_platform[p]]
+    newest_first, by_platform, ordered = _ordered(records)
 
     # identity
-    id_rec = next((r for r in ordered if r.id18 and not r.id_contradicted), None)
-    if id_rec is None:  # a valid number that disagrees with its record's birth date or
-        # gender: the check digit vouches for the number, so the record's field is the
-        # likelier typo — better than no number at all
-        id_rec = next((r for r in ordered if r.id18 and r.id18 not in refuse), None)
+    id_rec = _number_record(ordered, refuse)
     put("id_card_no", id_rec.id18 if id_rec else None, id_rec)
-    trusted = id_rec is not None and not id_rec.id_contradicted
     for name, attr in (("name", "name"), ("gender", "gender"), ("birth_date", "birth")):
-        r = next((r for r in ordered if getattr(r, attr)), None)
-        if name != "name" and id_rec is not None and (trusted or r is None or _rank(r) > _rank(id_rec)):
-            # a number that agrees with its own record: its birth date and gender stand
-            # (a higher-ranked record's field that disagrees with both is the typo), so
-            # the golden record never contradicts its own number
-            # the number's own birth date / gender beats a lower-ranked source's field
+        if name != "name" and id_rec is not None:
+            # the golden record never contradicts its own number: a record's field that
+            # disagrees with the number is the typo
             put(name, id_birth_date(id_rec.id18) if name == "birth_date" else id_gender(id_rec.id18), id_rec)
         else:
+            r = next((r for r in ordered if getattr(r, attr)), None)
             put(name, getattr(r, attr) if r else None, r)
 
     # district
@@ -98,19 +87,7 @@ def golden(records: Sequence[LinkRecord], confident: set[int] | None = None,
     put("district_code", r.district if r else None, r)
 
     # status and death
-    ps = by_platform["public_security"][0] if by_platform["public_security"] else None
-    cert = next((r for r in by_platform["health"] if r.resource == "death-certificates"), None)
-    status, death, death_src = "alive", None, None
-    status_src = ps
-    if ps is not None and ps.ps_status == "2":
-        status = "moved_out"
-    if ps is not None and ps.ps_status == "1":
-        status, death, death_src = "deceased", ps.death_date, ps
-    if cert is not None:  # a death certificate outranks "moved out": a person can die elsewhere
-        if status != "deceased":
-            status, status_src = "deceased", cert
-        if death is None:
-            death, death_src = cert.death_date, cert
+    (status, status_src), (death, death_src) = _status(by_platform)
     put("status", status, status_src)
     put("death_date", death, death_src)
 
@@ -146,5 +123,56 @@ def golden(records: Sequence[LinkRecord], confident: set[int] | None = None,
     return out
 
 
-def _rank(r: LinkRecord) -> int:
-    return _IDENTITY_ORDER.index(r.platform)
+def _ordered(records: Iterable[LinkRecord]) -> tuple[list[LinkRecord], dict[str, list[LinkRecord]],
+                                                     list[LinkRecord]]:
+    """The records newest first (one sort; every "most recent" filters it), those of
+    each identity source, and all of them in identity order (source, then newest)."""
+    newest_first = _latest(records)
+    by_platform: dict[str, list[LinkRecord]] = {p: [] for p in _IDENTITY_ORDER}
+    for r in newest_first:
+        if r.platform in by_platform:
+            by_platform[r.platform].append(r)
+    return newest_first, by_platform, [r for p in _IDENTITY_ORDER for r in by_platform[p]]
+
+
+def _number_record(ordered: Sequence[LinkRecord], refuse: Collection[str]) -> LinkRecord | None:
+    """The record the golden ID number comes from: the first (identity order) whose valid
+    number agrees with its own birth date and gender; else the first whose valid number
+    disagrees (the check digit vouches for the number, so the record's field is the
+    likelier typo — better than no number at all) unless another person holds it as their
+    own (``refuse``)."""
+    rec = next((r for r in ordered if r.id18 and not r.id_contradicted), None)
+    if rec is None:
+        rec = next((r for r in ordered if r.id18 and r.id18 not in refuse), None)
+    return rec
+
+
+def _status(by_platform: dict[str, list[LinkRecord]]) -> tuple[tuple[str, LinkRecord | None],
+                                                                tuple[date | None, LinkRecord | None]]:
+    """(status, its source), (date of death, its source)."""
+    ps = by_platform["public_security"][0] if by_platform["public_security"] else None
+    cert = next((r for r in by_platform["health"] if r.resource == "death-certificates"), None)
+    status, death, death_src = "alive", None, None
+    status_src = ps
+    if ps is not None and ps.ps_status == "2":
+        status = "moved_out"
+    if ps is not None and ps.ps_status == "1":
+        status, death, death_src = "deceased", ps.death_date, ps
+    if cert is not None:  # a death certificate outranks "moved out": a person can die elsewhere
+        if status != "deceased":
+            status, status_src = "deceased", cert
+        if death is None:
+            death, death_src = cert.death_date, cert
+    return (status, status_src), (death, death_src)
+
+
+def life_dates(records: Sequence[LinkRecord], refuse: Collection[str] = ()) -> tuple[date | None, date | None]:
+    """The birth date and date of death the golden record of ``records`` publishes (who
+    counts as an elder goes by these)."""
+    _newest, by_platform, ordered = _ordered(records)
+    id_rec = _number_record(ordered, refuse)
+    if id_rec is not None:
+        born = id_birth_date(id_rec.id18)
+    else:
+        born = next((r.birth for r in ordered if r.birth), None)
+    return born, _status(by_platform)[1][0]

@@ -664,3 +664,80 @@ def test_a_blocking_key_too_common_alone_still_gives_the_namesake_who_agrees_on_
     for r in namesakes[:3]:
         few.add_anchor(few.new(), r)
     assert few.candidates(order) == {0, 1, 2}
+
+
+def test_records_carrying_a_number_only_a_linked_record_holds_join_its_person() -> None:
+    """Public security's number is broken, so no anchor holds the person's number; the
+    insured-person record carrying it links by its name and birth date. A death
+    certificate and a care enrolment carrying only that number (and a name) then join the
+    same person — the number names them — instead of staying unlinked, and the death
+    reaches the golden record."""
+    number = id_number("370214", "19500420", 31)
+    base = _world()
+    anchor = ps("R-broken", None, "栾大成", date(1950, 4, 20), "M", id_clean=wrong_check(number))
+    insured = rec("medical_insurance", "insured-persons", "I-right", id18=number, id_clean=number, name="栾大成",
+                  birth=date(1950, 4, 20), gender="M")
+    cert = rec("health", "death-certificates", "D-right", id18=number, id_clean=number, name="栾大成",
+               death_date=date(2024, 10, 1))
+    care = rec("medical_insurance", "ltc-enrolments", "L-right", id18=number, id_clean=number)
+    records = indexed(base + [anchor, insured, cert, care])
+    res = resolve(records, AS_OF)
+    pid = res.person_of[anchor.idx]
+    assert pid is not None and res.person_of[insured.idx] == pid
+    assert res.person_of[cert.idx] == pid and res.person_of[care.idx] == pid
+    assert res.method[cert.idx] == res.method[care.idx] == "id"
+    assert res.confidence[cert.idx] >= 0.99
+    assert not [it for it in res.review if it.record in (cert.idx, care.idx)]
+    g = golden([records[i] for i in res.persons[pid]])
+    assert (g["id_card_no"], g["status"], g["death_date"]) == (number, "deceased", date(2024, 10, 1))
+    # a number whose linked records are two persons' (a steward put one with another
+    # person) names neither of them
+    other = rec("medical_insurance", "insured-persons", "I-other", id18=number, id_clean=number, name="栾大成",
+                birth=date(1950, 4, 20), gender="M")
+    records = indexed(base + [anchor, insured, cert, care, other])
+    res = resolve(records, AS_OF, decisions=[Decision(other.key, base[0].key, "must_link")])
+    assert res.person_of[other.idx] == res.person_of[0] != res.person_of[insured.idx]
+    assert res.person_of[cert.idx] is None and res.person_of[care.idx] is None
+
+
+def test_a_number_the_registry_publishes_gives_the_birth_date_and_gender_and_so_who_is_an_elder() -> None:
+    """Public security's own valid number says 1964-06-01 (60 on the day) and a man; its
+    birth-date field says a year later (59) — the insured-person record agrees with the
+    number. The person stays in the registry, born when the number says."""
+    number = id_number("370213", "19640601", 15)
+    resident = ps("R1", number, "逄国庆", date(1965, 6, 1), "M")
+    insured = rec("medical_insurance", "insured-persons", "I1", id18=number, id_clean=number, name="逄国庆",
+                  birth=date(1964, 6, 1), gender="M")
+    records = indexed(_world() + [resident, insured])
+    # (the small world's model leaves the pair for review; a steward's link makes it sure)
+    res = resolve(records, AS_OF, decisions=[Decision(insured.key, resident.key, "must_link")])
+    pid = res.person_of[resident.idx]
+    assert pid is not None and res.person_of[insured.idx] == pid
+    g = golden([records[i] for i in res.persons[pid]])
+    assert (g["id_card_no"], g["birth_date"]) == (number, date(1964, 6, 1))
+    assert g["provenance"]["birth_date"] == ["medical_insurance", "insured-persons", "I1"]
+    # alone, its gender field contradicting its number: the golden record publishes the
+    # number, so gender and birth date are the number's, and it is an elder by them
+    woman = ps("R2", id_number("370214", "19640601", 17), "逄国庆", date(1965, 6, 1), "F")
+    records = indexed(_world() + [woman])
+    res = resolve(records, AS_OF)
+    pid = res.person_of[woman.idx]
+    assert pid is not None
+    g = golden([records[i] for i in res.persons[pid]])
+    assert (g["id_card_no"], g["gender"], g["birth_date"]) == (woman.id18, "M", date(1964, 6, 1))
+
+
+def test_a_flat_is_one_flat_whichever_way_its_building_and_room_are_written() -> None:
+    from linking.resolve import _flat_part
+
+    assert _flat_part("24号楼") == _flat_part("24") == _flat_part("２４栋") == _flat_part(" 24 幢") == "24"
+    assert _flat_part("101室") == _flat_part("101") == "101"
+    assert _flat_part("A座") == _flat_part("a") == "a"
+    assert _flat_part("号楼") == "号楼" and _flat_part(None) is None
+    assert _flat_part("2单元101") != _flat_part("101")
+    base = _world()
+    p5 = base[5 * 4]
+    flat = _orders_at_one_flat(p5, "w", None, (p5.id18[:6], p5.id18[14:]))
+    flat[0].building, flat[0].room = "3", "2单元101室"  # the other order says 3号楼, 2单元101
+    res = resolve(indexed(base + flat), AS_OF)
+    assert _person_of(res, flat[0].key) == _person_of(res, flat[1].key) == _person_of(res, p5.key)
