@@ -87,7 +87,9 @@ def golden(records: Sequence[LinkRecord], confident: set[int] | None = None,
     put("district_code", r.district if r else None, r)
 
     # status and death
-    (status, status_src), (death, death_src) = _status(by_platform)
+    (status, status_src), (death, death_src) = _status(
+        by_platform["public_security"][0] if by_platform["public_security"] else None,
+        next((r for r in by_platform["health"] if r.resource == "death-certificates"), None))
     put("status", status, status_src)
     put("death_date", death, death_src)
 
@@ -147,11 +149,10 @@ def _number_record(ordered: Sequence[LinkRecord], refuse: Collection[str]) -> Li
     return rec
 
 
-def _status(by_platform: dict[str, list[LinkRecord]]) -> tuple[tuple[str, LinkRecord | None],
-                                                                tuple[date | None, LinkRecord | None]]:
-    """(status, its source), (date of death, its source)."""
-    ps = by_platform["public_security"][0] if by_platform["public_security"] else None
-    cert = next((r for r in by_platform["health"] if r.resource == "death-certificates"), None)
+def _status(ps: LinkRecord | None, cert: LinkRecord | None) -> tuple[tuple[str, LinkRecord | None],
+                                                                      tuple[date | None, LinkRecord | None]]:
+    """(status, its source), (date of death, its source), from the newest public-security
+    record and the newest death certificate."""
     status, death, death_src = "alive", None, None
     status_src = ps
     if ps is not None and ps.ps_status == "2":
@@ -168,11 +169,34 @@ def _status(by_platform: dict[str, list[LinkRecord]]) -> tuple[tuple[str, LinkRe
 
 def life_dates(records: Sequence[LinkRecord], refuse: Collection[str] = ()) -> tuple[date | None, date | None]:
     """The birth date and date of death the golden record of ``records`` publishes (who
-    counts as an elder goes by these)."""
-    _newest, by_platform, ordered = _ordered(records)
-    id_rec = _number_record(ordered, refuse)
+    counts as an elder goes by these) — the same choices as :func:`golden`, each the
+    first record in identity order that qualifies, all found in one pass instead of a
+    sort (this runs for every person of a city)."""
+    # best per choice: (key, record); the key orders like _ordered (source, newest, id)
+    agreeing = valid = birth = ps = cert = None
+    for r in records:
+        rank = _RANK.get(r.platform)
+        if rank is None:
+            continue
+        key = (-rank, r.updated_at or 0, r.record_id)
+        if r.id18 is not None:
+            if not r.id_contradicted:
+                if agreeing is None or key > agreeing[0]:
+                    agreeing = (key, r)
+            elif r.id18 not in refuse and (valid is None or key > valid[0]):
+                valid = (key, r)
+        if r.birth is not None and (birth is None or key > birth[0]):
+            birth = (key, r)
+        if rank == 0 and (ps is None or key > ps[0]):
+            ps = (key, r)
+        if r.resource == "death-certificates" and (cert is None or key > cert[0]):
+            cert = (key, r)
+    id_rec = (agreeing or valid or (None, None))[1]
     if id_rec is not None:
         born = id_birth_date(id_rec.id18)
     else:
-        born = next((r.birth for r in ordered if r.birth), None)
-    return born, _status(by_platform)[1][0]
+        born = birth[1].birth if birth else None
+    return born, _status(ps[1] if ps else None, cert[1] if cert else None)[1][0]
+
+
+_RANK = {p: i for i, p in enumerate(_IDENTITY_ORDER)}
