@@ -519,7 +519,8 @@ def _property_ineligible(d: str) -> str:
     # "Not an elder in the registry" needs the order's own evidence: linked to nobody, and
     # either the linker knew the resident as no elder, or the order's birth year makes
     # them under the elder age on the service date, or the order carries a masked ID number
-    # that matched no elder. A claim with no identity at all (no birth year, no number) is
+    # that matched no elder (whatever birth year it gives: an elder-aged resident the
+    # registry does not hold is no elder in the registry). A claim with no identity at all (no birth year, no number) is
     # not judged: the hub cannot tell a non-elder from an elder it failed to recognise; nor
     # is one whose resident waits in the stewards' review queue (probably somebody's).
     age_j, age = param("pe", "elder_age", "so.service_date")
@@ -542,8 +543,7 @@ WHERE NOT so.deleted AND so.subsidy_claimed AND so.service_date BETWEEN :ws AND 
        OR (pl.record_id IS NOT NULL AND pl.person_id IS NULL AND pl.method <> 'review'
            AND (pl.method = 'not_elder'
                 OR (so.resident_birth_year IS NOT NULL AND {under_age})
-                OR (so.resident_birth_year IS NULL AND so.resident_id_prefix IS NOT NULL
-                    AND so.resident_id_suffix IS NOT NULL))))"""
+                OR (so.resident_id_prefix IS NOT NULL AND so.resident_id_suffix IS NOT NULL))))"""
 
 
 def _price_not_published(d: str) -> str:

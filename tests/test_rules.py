@@ -311,11 +311,15 @@ def test_property_subsidy_for_a_non_elder_or_after_death(settings, world) -> Non
     world.order(None, "2024-05-16", method="unmatched", masked=("370202", "001X"))  # a number no elder has
     world.order(None, "2024-05-17", method="unmatched")  # nothing to tell who it was: not judged
     world.order(None, "2024-05-18", method="review", masked=("370202", "002X"))  # a steward decides first
+    # elder-aged by its birth year, but its number matched no elder: somebody the registry
+    # does not hold (a 74-year-old registered elsewhere) is no elder in the registry
+    world.order(None, "2024-05-19", method="unmatched", birth_year=1950, masked=("370202", "003X"))
     world.catalog("91370202MA3C000001", {"housekeeping": "45"})
     found = run(settings, world)
     got = sorted((f["period"], f["person_id"], f["org_code"]) for f in found["PROPERTY_SUBSIDY_INELIGIBLE"])
     assert got == [("2024-05-11", "P1", "91370202MA3C000001"), ("2024-05-12", None, "91370202MA3C000001"),
-                   ("2024-05-14", None, "91370202MA3C000001"), ("2024-05-16", None, "91370202MA3C000001")]
+                   ("2024-05-14", None, "91370202MA3C000001"), ("2024-05-16", None, "91370202MA3C000001"),
+                   ("2024-05-19", None, "91370202MA3C000001")]
 
 
 def test_price_not_as_published_compares_decimals(settings, world) -> None:
