@@ -129,6 +129,8 @@ class _Persons:
         # blocking key -> the person holding it, or the set of them when several do (most
         # keys name one person: a set each would cost a city gigabytes)
         self.index: dict[tuple, int | set[int]] = {}
+        # oversized blocks' own indexes (``_take``), dropped whenever a person changes
+        self._narrow: dict[tuple, _BlockIndex] = {}
 
     def new(self) -> int:
         self.members.append([])
@@ -136,6 +138,8 @@ class _Persons:
         return len(self.members) - 1
 
     def add_anchor(self, pid: int, r: LinkRecord) -> None:
+        if self._narrow:
+            self._narrow.clear()
         self.members[pid].append(r.idx)
         self.profiles[pid].add(r)
         if r.id18:
@@ -203,9 +207,12 @@ class _Persons:
         elif r is not None:
             # A key too common to say anything alone (a common name born in one year, in a
             # city of millions): its persons who also agree with the record on a value the
-            # key is not made of, when few enough do
-            fields = _NARROW_BY[key[0]]
-            narrowed = [p for p in block if _agrees(r, self.profiles[p], fields)]  # type: ignore[union-attr]
+            # key is not made of, when few enough do — looked up in the block's own index,
+            # built once for the many records that hit it
+            sub = self._narrow.get(key)
+            if sub is None:
+                sub = self._narrow[key] = _BlockIndex(block, self.profiles)  # type: ignore[arg-type]
+            narrowed = sub.agreeing(r, _NARROW_BY[key[0]])
             if len(narrowed) <= _BLOCK_CAP:
                 out.update(narrowed)
 
@@ -220,28 +227,54 @@ _NARROW_BY: dict[str, tuple[str, ...]] = {
 }
 
 
-def _agrees(r: LinkRecord, p: Profile, fields: tuple[str, ...]) -> bool:
-    """The record and the person share a value of one of ``fields``."""
-    for f in fields:
-        if f == "name":
-            if r.name and p.names and name_key(r.name) in {name_key(n) for n in p.names}:
-                return True
-        elif f == "year":
-            y = r.year()
-            if y is not None and any(b.year == y for b in p.births):
-                return True
-        elif f == "birth":
-            if r.birth is not None and r.birth in p.births:
-                return True
-        elif f == "phone":
-            if r.phone and r.phone in p.phones:
-                return True
-        elif f == "mask":
-            if r.id_prefix and r.id_suffix and any(i[:6] == r.id_prefix and i[14:] == r.id_suffix for i in p.ids):
-                return True
-        elif f == "community" and r.community and any(r.community in a for a in p.addresses):
-            return True
-    return False
+class _BlockIndex:
+    """The persons of one oversized block by each value ``_NARROW_BY`` may ask them to
+    share with a record (the community by containment in their addresses, scanned)."""
+
+    __slots__ = ("addresses", "by")
+
+    def __init__(self, pids: set[int], profiles: list[Profile]) -> None:
+        by: dict[tuple, set[int]] = defaultdict(set)
+        self.addresses: list[tuple[int, tuple[str, ...]]] = []
+        for p in sorted(pids):
+            prof = profiles[p]
+            for n in prof.names:
+                by[("name", name_key(n))].add(p)
+            for b in prof.births:
+                by[("birth", b)].add(p)
+                by[("year", b.year)].add(p)
+            for ph in prof.phones:
+                by[("phone", ph)].add(p)
+            for i in prof.ids:
+                by[("mask", i[:6], i[14:])].add(p)
+            if prof.addresses:
+                self.addresses.append((p, prof.addresses))
+        self.by = dict(by)
+
+    def agreeing(self, r: LinkRecord, fields: tuple[str, ...]) -> set[int]:
+        """The persons sharing a value of one of ``fields`` with ``r``."""
+        out: set[int] = set()
+        for f in fields:
+            if f == "name":
+                if r.name:
+                    out |= self.by.get(("name", name_key(r.name)), set())
+            elif f == "year":
+                y = r.year()
+                if y is not None:
+                    out |= self.by.get(("year", y), set())
+            elif f == "birth":
+                if r.birth is not None:
+                    out |= self.by.get(("birth", r.birth), set())
+            elif f == "phone":
+                if r.phone:
+                    out |= self.by.get(("phone", r.phone), set())
+            elif f == "mask":
+                if r.id_prefix and r.id_suffix:
+                    out |= self.by.get(("mask", r.id_prefix, r.id_suffix), set())
+            elif f == "community" and r.community:
+                c = r.community
+                out.update(p for p, addrs in self.addresses if any(c in a for a in addrs))
+        return out
 
 
 def _trusted(r: LinkRecord) -> bool:
@@ -438,9 +471,9 @@ def resolve(records: list[LinkRecord], as_of: date, *, decisions: Iterable[Decis
         state[r.key] = (r.batch, csig, sigs[pid] if pid is not None else None, conf, how)
 
     # 3b. a trustworthy number no anchor holds: the records carrying it describe one person
-    by_number = _number_links(residue, person_of, confidence, method, must, cannot, P.members)
-    if by_number:
-        review = [it for it in review if person_of[it.record] is None]
+    joined = _number_links(residue, person_of, confidence, method, must, cannot, P)
+    if joined:
+        review = [it for it in review if it.record not in joined]
 
     # 4. elders only — by the birth and death dates the golden record will publish, from
     # every record linked to the person (a valid number an insured-person record agrees
@@ -463,36 +496,42 @@ def resolve(records: list[LinkRecord], as_of: date, *, decisions: Iterable[Decis
     stats["persons"] = sum(1 for p in persons if p)
     if previous is not None:
         stats["reused"] = reused
-    stats["id_by_linked_record"] = by_number
+    stats["id_by_linked_record"] = len(joined)
     return Resolution(records, person_of, confidence, method, persons, model, review, dict(stats), state, refuse)
 
 
 def _number_links(residue: list[LinkRecord], person_of: list[int | None], confidence: list[float],
                   method: list[str], must: Mapping[int, int], cannot: Mapping[int, set[int]],
-                  members: list[list[int]]) -> int:
+                  P: _Persons) -> set[int]:  # noqa: N803
     """A valid number that agrees with its record but that no anchor holds (public
     security's number is broken or missing) reaches its person through a record linked by
     the model. Records carrying the same number — a death certificate or care enrolment
     that gives little else — then join that person too, with that link's confidence:
-    the number names one person. When the number's linked records name two persons, it
-    names neither. Returns how many records joined so."""
-    carriers: dict[str, list[int]] = defaultdict(list)
+    the number names one person. Not when the number's linked records are two persons',
+    nor when another person's anchor records hold it (two people registered under one
+    number, which a steward may have kept apart), nor for a record a steward ruled on.
+    Returns the records that joined so."""
+    linked: dict[str, dict[int, float]] = defaultdict(dict)  # number -> its linked persons' best confidence
     for r in residue:
-        if _trusted(r):
-            carriers[r.id18].append(r.idx)  # type: ignore[index]
-    joined = 0
-    for idxs in carriers.values():
-        if len(idxs) < 2:
+        pid = person_of[r.idx]
+        if pid is not None and _trusted(r):
+            best = linked[r.id18]  # type: ignore[index]
+            best[pid] = max(best.get(pid, 0.0), confidence[r.idx])
+    joined: set[int] = set()
+    if not linked:
+        return joined
+    for r in residue:
+        persons = linked.get(r.id18) if r.id18 is not None else None  # type: ignore[arg-type]
+        if persons is None or len(persons) != 1 or person_of[r.idx] is not None or not _trusted(r):
             continue
-        linked = {person_of[i] for i in idxs if person_of[i] is not None}
-        if len(linked) != 1:
+        if r.idx in must or r.idx in cannot:
             continue
-        pid = linked.pop()
-        conf = max(confidence[i] for i in idxs if person_of[i] == pid)
-        for i in idxs:
-            if person_of[i] is None and i not in must and not (cannot.get(i) and cannot[i] & set(members[pid])):
-                person_of[i], confidence[i], method[i] = pid, conf, "id"
-                joined += 1
+        (pid, conf), = persons.items()
+        holder = P.index.get(("id", r.id18))
+        if holder is not None and holder != pid:  # another person's anchor holds it too
+            continue
+        person_of[r.idx], confidence[r.idx], method[r.idx] = pid, conf, "id"
+        joined.add(r.idx)
     return joined
 
 
@@ -500,9 +539,12 @@ def refused_numbers(records: list[LinkRecord], person_of: list[int | None]) -> f
     """Valid numbers a linked record contradicts (its birth date or gender disagree) while
     another linked record holds them agreeing: a person whose only number is one of these
     publishes none (a wife's record under her husband's number)."""
-    linked = [r for r in records if r.id18 is not None and person_of[r.idx] is not None]
-    contradicted = {r.id18 for r in linked if r.id_contradicted}
-    return frozenset(r.id18 for r in linked if r.id18 in contradicted and not r.id_contradicted)
+    contradicted: set[str] = set()
+    agreeing: set[str] = set()
+    for r in records:
+        if r.id18 is not None and person_of[r.idx] is not None:
+            (contradicted if r.id_contradicted else agreeing).add(r.id18)
+    return frozenset(contradicted & agreeing)
 
 
 def _flat_evidence(residue: list[LinkRecord]) -> tuple[list[LinkRecord], dict[int, dict[str, object]]]:
@@ -562,7 +604,7 @@ def _flat_evidence(residue: list[LinkRecord]) -> tuple[list[LinkRecord], dict[in
 
 #: Suffixes that name what a building or room number is (楼 building, 栋/幢/座 block, 号
 #: number, 室/户 flat): "24号楼", "24栋" and "24" are one building.
-_FLAT_SUFFIXES = ("号楼", "号院", "栋", "幢", "座", "号", "楼", "室", "户")
+_FLAT_SUFFIXES = ("号楼", "栋", "幢", "座", "号", "楼", "室", "户")
 
 
 def _flat_part(value: str | None) -> str | None:

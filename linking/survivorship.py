@@ -9,11 +9,12 @@ Rules (REGISTRY.md, issue "Entity resolution"):
   agrees with its own birth date and gender; only when no record has such a number, from
   a valid number that disagrees (its check digit vouches for it; the record's date or
   gender field is the likelier typo) — unless another person holds that number as their
-  own: then none (REGISTRY.md: null where no trustworthy number is known). Gender and
-  birth date are what the published number encodes (a record's field that disagrees with
-  it is the typo: the golden record never contradicts its own number); without a number,
-  the highest-ranked record's field. Who counts as an elder goes by the same dates
-  (:func:`life_dates`).
+  own, or another, higher-ranked record's birth date or gender disagrees with it too
+  (:func:`_published_number`): then none (REGISTRY.md: null where no trustworthy number
+  is known). Gender and birth date are what the published number encodes (a record's
+  field that disagrees with it is the typo: the golden record never contradicts its own
+  number); without a number, the highest-ranked record's field. Who counts as an elder
+  goes by the same dates (:func:`life_dates`).
 * **district**: public security's current registration, then civil affairs, then
   medical insurance.
 * **status and death**: public security's registration status (``1`` deceased, ``2``
@@ -38,7 +39,7 @@ from typing import Any
 from landing.normalize import id_birth_date, id_gender
 from linking.records import LinkRecord
 
-__all__ = ["golden"]
+__all__ = ["golden", "life_dates"]
 
 _IDENTITY_ORDER = ("public_security", "civil_affairs", "medical_insurance", "health")
 _CA_FIELDS = ("hukou_type", "town", "village", "assistance_type", "left_behind", "lives_alone", "lost_only_child")
@@ -70,7 +71,10 @@ def golden(records: Sequence[LinkRecord], confident: set[int] | None = None,
     newest_first, by_platform, ordered = _ordered(records)
 
     # identity
-    id_rec = _number_record(ordered, refuse)
+    id_rec = _published_number(
+        next((r for r in ordered if r.id18 and not r.id_contradicted), None),
+        next((r for r in ordered if r.id18 and r.id18 not in refuse), None),
+        next((r for r in ordered if r.birth), None), next((r for r in ordered if r.gender), None))
     put("id_card_no", id_rec.id18 if id_rec else None, id_rec)
     for name, attr in (("name", "name"), ("gender", "gender"), ("birth_date", "birth")):
         if name != "name" and id_rec is not None:
@@ -137,16 +141,27 @@ def _ordered(records: Iterable[LinkRecord]) -> tuple[list[LinkRecord], dict[str,
     return newest_first, by_platform, [r for p in _IDENTITY_ORDER for r in by_platform[p]]
 
 
-def _number_record(ordered: Sequence[LinkRecord], refuse: Collection[str]) -> LinkRecord | None:
-    """The record the golden ID number comes from: the first (identity order) whose valid
-    number agrees with its own birth date and gender; else the first whose valid number
-    disagrees (the check digit vouches for the number, so the record's field is the
-    likelier typo — better than no number at all) unless another person holds it as their
-    own (``refuse``)."""
-    rec = next((r for r in ordered if r.id18 and not r.id_contradicted), None)
-    if rec is None:
-        rec = next((r for r in ordered if r.id18 and r.id18 not in refuse), None)
-    return rec
+def _published_number(agreeing: LinkRecord | None, valid: LinkRecord | None, birth: LinkRecord | None,
+                      gender: LinkRecord | None) -> LinkRecord | None:
+    """The record the golden ID number comes from, given the first records (identity
+    order) with a valid number that agrees with its own birth date and gender
+    (``agreeing``), with any valid number not refused (``valid``), with a birth date and
+    with a gender. An agreeing number is published. Else a number its own record
+    contradicts is — the check digit vouches for it, the record's field is the likelier
+    typo — unless the birth date or gender the registry would otherwise publish comes
+    from another record and disagrees with the number too: two sources against one
+    number say the number is somebody else's (a wife's contract under her husband's
+    number, public security knowing her as a woman born in 1950); then none."""
+    if agreeing is not None:
+        return agreeing
+    if valid is None:
+        return None
+    number = valid.id18
+    if birth is not None and birth is not valid and birth.birth != id_birth_date(number):
+        return None
+    if gender is not None and gender is not valid and gender.gender != id_gender(number):
+        return None
+    return valid
 
 
 def _status(ps: LinkRecord | None, cert: LinkRecord | None) -> tuple[tuple[str, LinkRecord | None],
@@ -173,7 +188,7 @@ def life_dates(records: Sequence[LinkRecord], refuse: Collection[str] = ()) -> t
     first record in identity order that qualifies, all found in one pass instead of a
     sort (this runs for every person of a city)."""
     # best per choice: (key, record); the key orders like _ordered (source, newest, id)
-    agreeing = valid = birth = ps = cert = None
+    agreeing = valid = birth = gender = ps = cert = None
     for r in records:
         rank = _RANK.get(r.platform)
         if rank is None:
@@ -187,11 +202,13 @@ def life_dates(records: Sequence[LinkRecord], refuse: Collection[str] = ()) -> t
                 valid = (key, r)
         if r.birth is not None and (birth is None or key > birth[0]):
             birth = (key, r)
+        if r.gender and (gender is None or key > gender[0]):
+            gender = (key, r)
         if rank == 0 and (ps is None or key > ps[0]):
             ps = (key, r)
         if r.resource == "death-certificates" and (cert is None or key > cert[0]):
             cert = (key, r)
-    id_rec = (agreeing or valid or (None, None))[1]
+    id_rec = _published_number(*(c[1] if c else None for c in (agreeing, valid, birth, gender)))
     if id_rec is not None:
         born = id_birth_date(id_rec.id18)
     else:

@@ -654,6 +654,10 @@ def test_a_blocking_key_too_common_alone_still_gives_the_namesake_who_agrees_on_
     order = rec("property_mgmt", "service-orders", "O-common", len(namesakes), name="王秀英", birth_year=1950,
                 community="海景花园", building="3号楼", room="101")
     assert persons.candidates(order) == {17}
+    # a person who gains a record (an address in that community) is seen at once
+    persons.add_anchor(40, ps("R40", namesakes[40].id18, "王秀英", namesakes[40].birth, "F",
+                              address="青岛市市南区海景花园5号楼"))
+    assert persons.candidates(order) == {17, 40}
     # a phone the order gives names its person among them too; nothing agreeing, nobody
     order.community, order.phone = None, "13800000031"
     assert persons.candidates(order) == {31}
@@ -741,3 +745,53 @@ def test_a_flat_is_one_flat_whichever_way_its_building_and_room_are_written() ->
     flat[0].building, flat[0].room = "3", "2单元101室"  # the other order says 3号楼, 2单元101
     res = resolve(indexed(base + flat), AS_OF)
     assert _person_of(res, flat[0].key) == _person_of(res, flat[1].key) == _person_of(res, p5.key)
+
+
+def test_a_number_two_sources_contradict_is_not_published_nor_decides_who_is_an_elder() -> None:
+    """A woman of 74 whose public-security number is mistyped; her family-doctor contract
+    carries her husband's valid number (a man born 1969, not in the registry). Public
+    security and the contract agree she is a woman born in 1950: the number is somebody
+    else's — not published, and it does not make her a 55-year-old man."""
+    own = id_number("370214", "19500420", 42)
+    husband = id_number("370214", "19690301", 13)
+    wife = ps("R-w", None, "栾秀英", date(1950, 4, 20), "F", id_clean=wrong_check(own))
+    contract = rec("health", "family-doctor-contracts", "C-w", id18=husband, id_clean=husband, name="栾秀英",
+                   birth=date(1950, 4, 20), gender="F")
+    g = golden(indexed([wife, contract]))
+    assert (g["id_card_no"], g["gender"], g["birth_date"]) == (None, "F", date(1950, 4, 20))
+    records = indexed(_world() + [wife, contract])
+    res = resolve(records, AS_OF, decisions=[Decision(contract.key, wife.key, "must_link")])
+    pid = res.person_of[wife.idx]
+    assert pid is not None and res.person_of[contract.idx] == pid  # kept: an elder by what two sources say
+    # one record alone against its own number: the number stands, with its dates
+    alone = golden(indexed([contract]))
+    assert (alone["id_card_no"], alone["gender"], alone["birth_date"]) == (husband, "M", date(1969, 3, 1))
+
+
+def test_a_number_carrier_link_keeps_other_review_items_and_never_crosses_a_stewards_ruling() -> None:
+    # a probable duplicate registration founding its own person keeps its review items
+    # while, elsewhere in the city, a care enrolment joins its person by number
+    base = _world()
+    p0 = base[0]
+    twin = ps("R-twin", id_number("370299", p0.birth.strftime("%Y%m%d"), 777 if p0.gender == "M" else 778),
+              p0.name, p0.birth, p0.gender)
+    dup = ca("E-dup2", None, p0.name, p0.birth, p0.gender, id_clean=None)
+    number = id_number("370214", "19500420", 31)
+    elsewhere = [ps("R-broken", None, "栾大成", date(1950, 4, 20), "M", id_clean=wrong_check(number)),
+                 rec("medical_insurance", "insured-persons", "I-right", id18=number, id_clean=number, name="栾大成",
+                     birth=date(1950, 4, 20), gender="M"),
+                 rec("medical_insurance", "ltc-enrolments", "L-right", id18=number, id_clean=number)]
+    res = resolve(indexed(base + [twin, dup, *elsewhere]), AS_OF)
+    assert res.stats["id_by_linked_record"] == 1
+    assert len([it for it in res.review if it.record == dup.idx]) == 2
+    # one number registered to two men, whom a steward kept apart: a death certificate
+    # carrying only that number names neither of them
+    n = id_number("370214", "19480312", 41)
+    a = ps("R-A", n, "于振海", date(1948, 3, 12), "M")
+    b = ca("E-B", n, "隋德明", date(1948, 3, 12), "M", phone="13912345678")
+    insured = rec("medical_insurance", "insured-persons", "I-B", id18=n, id_clean=n, name="隋德明",
+                  birth=date(1948, 3, 12), gender="M")
+    cert = rec("health", "death-certificates", "D-?", id18=n, id_clean=n, death_date=date(2024, 9, 1))
+    res = resolve(indexed(_world() + [a, b, insured, cert]), AS_OF, decisions=[Decision(b.key, a.key, "cannot_link")])
+    assert res.person_of[insured.idx] == res.person_of[b.idx] != res.person_of[a.idx]
+    assert res.person_of[cert.idx] is None and res.method[cert.idx] != "id"
