@@ -435,6 +435,9 @@ JOIN rule_enrolment e ON e.person_id = ep.person_id AND e.program IN ('CENTRALIZ
 
 
 def _missed_support(d: str) -> str:
+    # The month of death counts, as the week of death does for the time bank (POLICY.md:
+    # "weeks that start after the death do not count"): months that start after it do
+    # not. Moving out is dated only by the registration's update, so that month is left out.
     lvl_j, lvl = param("pl", "support_min_level", "m.last_day", district="rp.district_code")
     age_j, age = param("pe", "elder_age", "m.first_day")
     level = ("(SELECT a.level FROM rule_assessment a WHERE a.person_id = rp.person_id AND a.assessed_on <= m.last_day "
@@ -449,7 +452,7 @@ def _missed_support(d: str) -> str:
       {lvl_j}
       {age_j}
       WHERE (rp.assistance_type IN ('tekun', 'dibao') OR COALESCE(rp.lost_only_child, FALSE))
-        AND (rp.death_date IS NULL OR rp.death_date > m.last_day)
+        AND (rp.death_date IS NULL OR rp.death_date >= m.first_day)
         AND (rp.gone_on IS NULL OR rp.gone_on > m.last_day)
         AND rp.birth_date IS NOT NULL AND {add_years(d, "rp.birth_date", age)} <= m.first_day
         AND NOT EXISTS (SELECT 1 FROM rule_enrolment s WHERE s.person_id = rp.person_id

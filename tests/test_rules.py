@@ -254,10 +254,12 @@ def test_missed_support_for_tekun_dibao_and_lost_only_child(settings, world) -> 
     world.enrolment(d2, "HOME_CARE_PURCHASE", "2023-01-01", None, elder_record_id="EL-P3-0")  # served
     world.person("P4", assistance="dibao_edge", ability=4)  # dibao_edge does not count
     world.person("P5", lost_only_child=True, ability=3)  # never served: the whole window
+    # died on 20 May: May counts (as the week of death does for the time bank), June not
+    world.person("P6", assistance="tekun", ability=0, death="2024-05-20")
     found = run(settings, world)
     got = sorted((f["person_id"], f["period"]) for f in found["MISSED_SUPPORT"])
     # the window is 2024-01 .. 2025-01-10: January 2025 is not completed
-    assert got == [("P1", "2024-04..2024-06"), ("P5", "2024-01..2024-12")]
+    assert got == [("P1", "2024-04..2024-06"), ("P5", "2024-01..2024-12"), ("P6", "2024-01..2024-05")]
 
 
 # -------------------------------------------------------------------------- time bank
