@@ -14,8 +14,9 @@ The passes, each guarding the one before:
    transposed digits), a number contradicting the record's birth date or gender, no
    number, the property platform's masked number. Candidates come from blocking passes
    (the number and its one-error repairs, masked first-6/last-4, pinyin name + birth
-   year, name + birth date, phone), so cost grows with the records, not their square; a
-   key too common to say anything alone names only the persons who also share another
+   year, name + birth date, pinyin name + day and month of birth, phone), so cost grows
+   with the records, not their square; a key too common to say anything alone names
+   only the persons who also share another
    value with the record (``_NARROW_BY``).
    Each pair is scored by the Fellegi–Sunter model of ``linking.model`` over the
    comparisons of ``linking.comparisons``, and turned into a match probability per
@@ -154,6 +155,8 @@ class _Persons:
                 self._put(("ny", name_key(r.name), y), pid)
             if r.birth is not None:
                 self._put(("nb", r.name, r.birth), pid)
+                # the day of birth without the year: a year keyed in wrong (1935 for 1936)
+                self._put(("nd", name_key(r.name), r.birth.month, r.birth.day), pid)
         if r.phone:
             self._put(("ph", r.phone), pid)
 
@@ -192,6 +195,7 @@ class _Persons:
                 self._take(out, ("ny", name_key(r.name), y), r)
             if r.birth is not None:
                 self._take(out, ("nb", r.name, r.birth), r)
+                self._take(out, ("nd", name_key(r.name), r.birth.month, r.birth.day), r)
         if r.phone:
             self._take(out, ("ph", r.phone), r)
         return out
@@ -223,6 +227,7 @@ _NARROW_BY: dict[str, tuple[str, ...]] = {
     "mask": ("name", "year", "phone", "community"),
     "ny": ("birth", "phone", "mask", "community"),
     "nb": ("phone", "mask", "community"),
+    "nd": ("phone", "mask", "community"),
     "ph": ("name", "year", "mask"),
 }
 

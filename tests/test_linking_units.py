@@ -795,3 +795,20 @@ def test_a_number_carrier_link_keeps_other_review_items_and_never_crosses_a_stew
     res = resolve(indexed(_world() + [a, b, insured, cert]), AS_OF, decisions=[Decision(b.key, a.key, "cannot_link")])
     assert res.person_of[insured.idx] == res.person_of[b.idx] != res.person_of[a.idx]
     assert res.person_of[cert.idx] is None and res.method[cert.idx] != "id"
+
+
+def test_a_second_registration_with_its_birth_year_mistyped_and_no_number_finds_its_person() -> None:
+    """Civil affairs registered him again without a number, born 1935 instead of 1936: no
+    number, no name + year and no name + date key can find him; name + day of birth can."""
+    from linking.resolve import _Persons
+
+    number = id_number("370281", "19360130", 55)
+    resident = ps("R1", number, "张德海", date(1936, 1, 30), "M", district="370281")
+    again = ca("E2", None, "张德海", date(1935, 1, 30), "M", id_clean=None, district="370281", phone="13700001111")
+    persons = _Persons()
+    persons.add_anchor(persons.new(), indexed([resident])[0])
+    assert persons.candidates(again) == {0}
+    # (the small world's model is not sure enough to join them: the stewards see the pair)
+    res = resolve(indexed(_world() + [resident, again]), AS_OF)
+    assert res.method[again.idx] == "anchor"
+    assert [it.person for it in res.review if it.record == again.idx] == [res.person_of[resident.idx]]
