@@ -460,8 +460,15 @@ def _missed_support(d: str) -> str:
     ) x
     WHERE x.assistance_type = 'tekun' OR x.level >= x.min_level"""
     extra = "JOIN rule_person rp ON rp.person_id = ep.person_id"
+    # the evidence: the elder record (assistance status), and, where the disability level
+    # is what makes the elder owed support, the assessment in force at the episode's end
+    # (a long-term-care enrolment's, when that one is the newer)
+    assessed = ("CASE WHEN rp.assistance_type = 'tekun' THEN NULL ELSE "
+                "(SELECT a.platform || '/' || a.resource || '/' || a.record_id FROM rule_assessment a "
+                "WHERE a.person_id = ep.person_id AND a.assessed_on <= ep.d1 "
+                "ORDER BY a.assessed_on DESC, a.level DESC LIMIT 1) END")
     sel = _out("ep.person_id", "NULL", "ep.m0 || '..' || ep.m1", "ep.m0", "ep.d0", "ep.d1", "''", "0",
-               "NULL", "NULL", "rp.assistance_type", _ev("civil_affairs/elders", "rp.elder_record_id"))
+               "NULL", "NULL", "rp.assistance_type", _ev("civil_affairs/elders", "rp.elder_record_id"), assessed)
     return _episodes(months, sel, extra)
 
 

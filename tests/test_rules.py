@@ -256,10 +256,17 @@ def test_missed_support_for_tekun_dibao_and_lost_only_child(settings, world) -> 
     world.person("P5", lost_only_child=True, ability=3)  # never served: the whole window
     # died on 20 May: May counts (as the week of death does for the time bank), June not
     world.person("P6", assistance="tekun", ability=0, death="2024-05-20")
+    # owed from March on by long-term care's newer assessment: the finding rests on it too
+    d7 = world.person("P7", assistance="dibao", ability=1)
+    lte = world.ltc_assessment(d7, "P7", 3, "2024-03-01")
     found = run(settings, world)
     got = sorted((f["person_id"], f["period"]) for f in found["MISSED_SUPPORT"])
     # the window is 2024-01 .. 2025-01-10: January 2025 is not completed
-    assert got == [("P1", "2024-04..2024-06"), ("P5", "2024-01..2024-12"), ("P6", "2024-01..2024-05")]
+    assert got == [("P1", "2024-04..2024-06"), ("P5", "2024-01..2024-12"), ("P6", "2024-01..2024-05"),
+                   ("P7", "2024-03..2024-12")]
+    evidence = {f["person_id"]: sorted(e["record_id"] for e in f["evidence"]) for f in found["MISSED_SUPPORT"]}
+    assert evidence["P7"] == sorted(["EL-P7-0", lte])
+    assert evidence["P5"] == ["EL-P5-0"] and evidence["P1"] == ["EL-P1-0"]
 
 
 # -------------------------------------------------------------------------- time bank
