@@ -215,11 +215,16 @@ class _Persons:
             # built once for the many records that hit it
             sub = self._narrow.get(key)
             if sub is None:
+                if len(self._narrow) >= _NARROW_CACHE:  # memory stays bounded at a city's scale
+                    self._narrow.clear()
                 sub = self._narrow[key] = _BlockIndex(block, self.profiles)  # type: ignore[arg-type]
             narrowed = sub.agreeing(r, _NARROW_BY[key[0]])
             if len(narrowed) <= _BLOCK_CAP:
                 out.update(narrowed)
 
+
+#: At most this many oversized blocks' own indexes are kept at a time (``_Persons._take``).
+_NARROW_CACHE = 4096
 
 #: For a blocking key held by more than ``_BLOCK_CAP`` persons: the values a person must
 #: also share with the record to stay a candidate — never those the key is made of.

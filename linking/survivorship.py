@@ -9,7 +9,7 @@ Rules (REGISTRY.md, issue "Entity resolution"):
   agrees with its own birth date and gender; only when no record has such a number, from
   a valid number that disagrees (its check digit vouches for it; the record's date or
   gender field is the likelier typo) — unless another person holds that number as their
-  own, or another, higher-ranked record's birth date or gender disagrees with it too
+  own, or the first other record with a birth date or a gender disagrees with it too
   (:func:`_published_number`): then none (REGISTRY.md: null where no trustworthy number
   is known). Gender and birth date are what the published number encodes (a record's
   field that disagrees with it is the typo: the golden record never contradicts its own
@@ -71,10 +71,11 @@ def golden(records: Sequence[LinkRecord], confident: set[int] | None = None,
     newest_first, by_platform, ordered = _ordered(records)
 
     # identity
-    id_rec = _published_number(
-        next((r for r in ordered if r.id18 and not r.id_contradicted), None),
-        next((r for r in ordered if r.id18 and r.id18 not in refuse), None),
-        next((r for r in ordered if r.birth), None), next((r for r in ordered if r.gender), None))
+    agreeing = next((r for r in ordered if r.id18 and not r.id_contradicted), None)
+    valid = None if agreeing else next((r for r in ordered if r.id18 and r.id18 not in refuse), None)
+    id_rec = agreeing or (valid and _published_number(
+        valid, next((r for r in ordered if r.birth and r is not valid), None),
+        next((r for r in ordered if r.gender and r is not valid), None)))
     put("id_card_no", id_rec.id18 if id_rec else None, id_rec)
     for name, attr in (("name", "name"), ("gender", "gender"), ("birth_date", "birth")):
         if name != "name" and id_rec is not None:
@@ -141,25 +142,18 @@ def _ordered(records: Iterable[LinkRecord]) -> tuple[list[LinkRecord], dict[str,
     return newest_first, by_platform, [r for p in _IDENTITY_ORDER for r in by_platform[p]]
 
 
-def _published_number(agreeing: LinkRecord | None, valid: LinkRecord | None, birth: LinkRecord | None,
-                      gender: LinkRecord | None) -> LinkRecord | None:
-    """The record the golden ID number comes from, given the first records (identity
-    order) with a valid number that agrees with its own birth date and gender
-    (``agreeing``), with any valid number not refused (``valid``), with a birth date and
-    with a gender. An agreeing number is published. Else a number its own record
-    contradicts is — the check digit vouches for it, the record's field is the likelier
-    typo — unless the birth date or gender the registry would otherwise publish comes
-    from another record and disagrees with the number too: two sources against one
-    number say the number is somebody else's (a wife's contract under her husband's
-    number, public security knowing her as a woman born in 1950); then none."""
-    if agreeing is not None:
-        return agreeing
-    if valid is None:
-        return None
+def _published_number(valid: LinkRecord, birth: LinkRecord | None, gender: LinkRecord | None) -> LinkRecord | None:
+    """When no record's valid number agrees with its own birth date and gender: whether
+    the number of ``valid`` (the first record, identity order, whose valid number it
+    contradicts and no other person holds) is published. It is — the check digit vouches
+    for it, the record's field is the likelier typo — unless the first other record with
+    a birth date (``birth``) or with a gender (``gender``) disagrees with the number too:
+    two sources against one number say it is somebody else's (a wife's record under her
+    husband's number, another record knowing her as a woman born in 1950); then none."""
     number = valid.id18
-    if birth is not None and birth is not valid and birth.birth != id_birth_date(number):
+    if birth is not None and birth.birth != id_birth_date(number):
         return None
-    if gender is not None and gender is not valid and gender.gender != id_gender(number):
+    if gender is not None and gender.gender != id_gender(number):
         return None
     return valid
 
@@ -188,7 +182,7 @@ def life_dates(records: Sequence[LinkRecord], refuse: Collection[str] = ()) -> t
     first record in identity order that qualifies, all found in one pass instead of a
     sort (this runs for every person of a city)."""
     # best per choice: (key, record); the key orders like _ordered (source, newest, id)
-    agreeing = valid = birth = gender = ps = cert = None
+    agreeing = valid = birth = ps = cert = None
     for r in records:
         rank = _RANK.get(r.platform)
         if rank is None:
@@ -202,13 +196,17 @@ def life_dates(records: Sequence[LinkRecord], refuse: Collection[str] = ()) -> t
                 valid = (key, r)
         if r.birth is not None and (birth is None or key > birth[0]):
             birth = (key, r)
-        if r.gender and (gender is None or key > gender[0]):
-            gender = (key, r)
         if rank == 0 and (ps is None or key > ps[0]):
             ps = (key, r)
         if r.resource == "death-certificates" and (cert is None or key > cert[0]):
             cert = (key, r)
-    id_rec = _published_number(*(c[1] if c else None for c in (agreeing, valid, birth, gender)))
+    if agreeing is not None:
+        id_rec = agreeing[1]
+    elif valid is not None:  # rare: the first other record with each field, in a second pass
+        v = valid[1]
+        id_rec = _published_number(v, _first_other(records, v, "birth"), _first_other(records, v, "gender"))
+    else:
+        id_rec = None
     if id_rec is not None:
         born = id_birth_date(id_rec.id18)
     else:
@@ -217,3 +215,16 @@ def life_dates(records: Sequence[LinkRecord], refuse: Collection[str] = ()) -> t
 
 
 _RANK = {p: i for i, p in enumerate(_IDENTITY_ORDER)}
+
+
+def _first_other(records: Iterable[LinkRecord], but: LinkRecord, attr: str) -> LinkRecord | None:
+    """The first record (identity order) other than ``but`` with a value of ``attr``."""
+    best, best_key = None, None
+    for r in records:
+        rank = _RANK.get(r.platform)
+        if rank is None or r is but or not getattr(r, attr):
+            continue
+        key = (-rank, r.updated_at or 0, r.record_id)
+        if best_key is None or key > best_key:
+            best, best_key = r, key
+    return best

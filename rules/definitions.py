@@ -466,7 +466,7 @@ def _missed_support(d: str) -> str:
     assessed = ("CASE WHEN rp.assistance_type = 'tekun' THEN NULL ELSE "
                 "(SELECT a.platform || '/' || a.resource || '/' || a.record_id FROM rule_assessment a "
                 "WHERE a.person_id = ep.person_id AND a.assessed_on <= ep.d1 "
-                "ORDER BY a.assessed_on DESC, a.level DESC LIMIT 1) END")
+                "ORDER BY a.assessed_on DESC, a.level DESC, a.platform, a.resource, a.record_id LIMIT 1) END")
     sel = _out("ep.person_id", "NULL", "ep.m0 || '..' || ep.m1", "ep.m0", "ep.d0", "ep.d1", "''", "0",
                "NULL", "NULL", "rp.assistance_type", _ev("civil_affairs/elders", "rp.elder_record_id"), assessed)
     return _episodes(months, sel, extra)
@@ -536,7 +536,8 @@ def _property_ineligible(d: str) -> str:
     age_j, age = param("pe", "elder_age", "so.service_date")
     under_age = f"({year_of(d, 'so.service_date')} - so.resident_birth_year) < {age}"
     why = ("CASE WHEN rp.person_id IS NOT NULL THEN 'deceased' WHEN pl.method = 'not_elder' THEN 'not_elder' "
-           "WHEN so.resident_birth_year IS NOT NULL THEN 'under_age' ELSE 'no_elder_with_this_number' END")
+           f"WHEN so.resident_birth_year IS NOT NULL AND {under_age} THEN 'under_age' "
+           "ELSE 'no_elder_with_this_number' END")
     return f"""
 SELECT {_out("pl.person_id", "so.company_credit_code", _day("so.service_date"), _day("so.service_date"),
              "so.service_date", "so.service_date", "so.record_id", "COALESCE(so.subsidy_amount, 0)",

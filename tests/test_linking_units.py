@@ -763,6 +763,14 @@ def test_a_number_two_sources_contradict_is_not_published_nor_decides_who_is_an_
     res = resolve(records, AS_OF, decisions=[Decision(contract.key, wife.key, "must_link")])
     pid = res.person_of[wife.idx]
     assert pid is not None and res.person_of[contract.idx] == pid  # kept: an elder by what two sources say
+    # the same when the record carrying the number ranks first: public security itself
+    # under his number, civil affairs knowing her as a woman born in 1950
+    under = ps("R-h", husband, "栾秀英", date(1950, 4, 20), "F")
+    ca_w = ca("E-w", None, "栾秀英", date(1950, 4, 20), "F", id_clean=None)
+    g = golden(indexed([under, ca_w]))
+    assert (g["id_card_no"], g["gender"], g["birth_date"]) == (None, "F", date(1950, 4, 20))
+    res = resolve(indexed(_world() + [under, ca_w]), AS_OF, decisions=[Decision(ca_w.key, under.key, "must_link")])
+    assert res.person_of[under.idx] is not None and res.person_of[ca_w.idx] == res.person_of[under.idx]
     # one record alone against its own number: the number stands, with its dates
     alone = golden(indexed([contract]))
     assert (alone["id_card_no"], alone["gender"], alone["birth_date"]) == (husband, "M", date(1969, 3, 1))

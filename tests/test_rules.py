@@ -329,6 +329,8 @@ def test_property_subsidy_for_a_non_elder_or_after_death(settings, world) -> Non
     assert got == [("2024-05-11", "P1", "91370202MA3C000001"), ("2024-05-12", None, "91370202MA3C000001"),
                    ("2024-05-14", None, "91370202MA3C000001"), ("2024-05-16", None, "91370202MA3C000001"),
                    ("2024-05-19", None, "91370202MA3C000001")]
+    why = {f["period"]: f["explanation"]["en"] for f in found["PROPERTY_SUBSIDY_INELIGIBLE"]}
+    assert "under_age" in why["2024-05-14"] and "no_elder_with_this_number" in why["2024-05-19"]
 
 
 def test_price_not_as_published_compares_decimals(settings, world) -> None:
