@@ -9,8 +9,8 @@ Rules (REGISTRY.md, issue "Entity resolution"):
   agrees with its own birth date and gender; only when no record has such a number, from
   a valid number that disagrees (its check digit vouches for it; the record's date or
   gender field is the likelier typo) — unless another person holds that number as their
-  own, or the first other record with a birth date or a gender disagrees with it too
-  (:func:`_published_number`): then none (REGISTRY.md: null where no trustworthy number
+  own, or the first record not carrying it with a birth date or a gender disagrees with
+  it too (:func:`_published_number`): then none (REGISTRY.md: null where no trustworthy number
   is known). Gender and birth date are what the published number encodes (a record's
   field that disagrees with it is the typo: the golden record never contradicts its own
   number); without a number, the highest-ranked record's field. Who counts as an elder
@@ -74,8 +74,8 @@ def golden(records: Sequence[LinkRecord], confident: set[int] | None = None,
     agreeing = next((r for r in ordered if r.id18 and not r.id_contradicted), None)
     valid = None if agreeing else next((r for r in ordered if r.id18 and r.id18 not in refuse), None)
     id_rec = agreeing or (valid and _published_number(
-        valid, next((r for r in ordered if r.birth and r is not valid), None),
-        next((r for r in ordered if r.gender and r is not valid), None)))
+        valid, next((r for r in ordered if r.birth and r.id18 != valid.id18), None),
+        next((r for r in ordered if r.gender and r.id18 != valid.id18), None)))
     put("id_card_no", id_rec.id18 if id_rec else None, id_rec)
     for name, attr in (("name", "name"), ("gender", "gender"), ("birth_date", "birth")):
         if name != "name" and id_rec is not None:
@@ -146,10 +146,12 @@ def _published_number(valid: LinkRecord, birth: LinkRecord | None, gender: LinkR
     """When no record's valid number agrees with its own birth date and gender: whether
     the number of ``valid`` (the first record, identity order, whose valid number it
     contradicts and no other person holds) is published. It is — the check digit vouches
-    for it, the record's field is the likelier typo — unless the first other record with
-    a birth date (``birth``) or with a gender (``gender``) disagrees with the number too:
-    two sources against one number say it is somebody else's (a wife's record under her
-    husband's number, another record knowing her as a woman born in 1950); then none."""
+    for it, the record's field is the likelier typo — unless the first record not carrying
+    that number with a birth date (``birth``) or with a gender (``gender``) disagrees with
+    the number too: an independent source against the number says it is somebody else's
+    (a wife's record under her husband's number, another record knowing her as a woman
+    born in 1950); then none. (Records carrying the number itself are no independent
+    witness against it, whatever their fields say.)"""
     number = valid.id18
     if birth is not None and birth.birth != id_birth_date(number):
         return None
@@ -218,11 +220,12 @@ _RANK = {p: i for i, p in enumerate(_IDENTITY_ORDER)}
 
 
 def _first_other(records: Iterable[LinkRecord], but: LinkRecord, attr: str) -> LinkRecord | None:
-    """The first record (identity order) other than ``but`` with a value of ``attr``."""
+    """The first record (identity order) with a value of ``attr`` that does not carry the
+    number of ``but``."""
     best, best_key = None, None
     for r in records:
         rank = _RANK.get(r.platform)
-        if rank is None or r is but or not getattr(r, attr):
+        if rank is None or r.id18 == but.id18 or not getattr(r, attr):
             continue
         key = (-rank, r.updated_at or 0, r.record_id)
         if best_key is None or key > best_key:

@@ -771,6 +771,11 @@ def test_a_number_two_sources_contradict_is_not_published_nor_decides_who_is_an_
     assert (g["id_card_no"], g["gender"], g["birth_date"]) == (None, "F", date(1950, 4, 20))
     res = resolve(indexed(_world() + [under, ca_w]), AS_OF, decisions=[Decision(ca_w.key, under.key, "must_link")])
     assert res.person_of[under.idx] is not None and res.person_of[ca_w.idx] == res.person_of[under.idx]
+    # records that carry the number themselves are no witness against it: two of them
+    # with the same wrong gender still publish the number, and its gender
+    n = id_number("370214", "19500420", 43)  # a man's number
+    both = golden(indexed([ps("R-n", n, "栾德", date(1950, 4, 20), "F"), ca("E-n", n, "栾德", date(1950, 4, 20), "F")]))
+    assert (both["id_card_no"], both["gender"]) == (n, "M")
     # one record alone against its own number: the number stands, with its dates
     alone = golden(indexed([contract]))
     assert (alone["id_card_no"], alone["gender"], alone["birth_date"]) == (husband, "M", date(1969, 3, 1))
