@@ -4,8 +4,9 @@ filled afresh every run.
 * ``rule_person`` — each current person of the registry with what the rules need
   (birth, death, status, district and town, assistance and care flags);
 * ``rule_id`` — ID number → person: every valid number the person's linked records
-  carry (so a transaction under a second registration or a typo'd but valid number still
-  reaches the person), and every other valid number a transaction carries, with the birth
+  carry and do not contradict (so a transaction under a second registration or a typo'd
+  but valid number still reaches the person; a number whose record's own birth date or
+  gender disagrees with it may be somebody else's), and every other valid number a transaction carries, with the birth
   date it encodes (a meal for a 65-year-old nobody registered is still judged);
 * ``rule_enrolment`` — civil-affairs enrolments with their person (by the elder record
   they name, else by ID number), suspended ones left out (not held);
@@ -28,6 +29,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import orjson
@@ -41,6 +43,7 @@ from sqlalchemy import (
     insert,
     literal,
     literal_column,
+    or_,
     select,
     union_all,
     update,
@@ -193,6 +196,21 @@ def _id_birth(dialect: str, col: str) -> str:
     return f"to_date(substr({col}, 7, 8), 'YYYYMMDD')"
 
 
+def _agrees_with_number(dialect: str, acc: Any) -> list[Any]:
+    """Conditions: the record's own birth date and gender (where it has them) agree with
+    its number. A number its record contradicts is not taken as that record's person's:
+    it may be somebody else's (a wife's contract under her husband's number; the golden
+    record then withholds it too) — the person's own golden number is mapped anyway."""
+    number = f"{acc.name}.id_card_no"
+    out = []
+    if "birth_date" in acc.c:
+        out.append(or_(acc.c.birth_date.is_(None), acc.c.birth_date == literal_column(_id_birth(dialect, number))))
+    if "gender" in acc.c:
+        out.append(or_(acc.c.gender.is_(None), acc.c.gender == literal_column(
+            f"CASE WHEN CAST(substr({number}, 17, 1) AS INTEGER) % 2 = 1 THEN 'M' ELSE 'F' END")))
+    return out
+
+
 def _ids(conn: Connection) -> int:
     """ID number → person, set-based: a number two persons' records carry goes to the
     person whose golden number it is, else to nobody (ambiguous)."""
@@ -206,7 +224,7 @@ def _ids(conn: Connection) -> int:
             continue
         parts.append(select(acc.c.id_card_no, pl.person_id).join(acc, acc.c.record_id == pl.record_id).where(
             pl.platform == platform, pl.resource == resource, pl.valid_to.is_(None), pl.person_id.is_not(None),
-            acc.c.id_card_no.is_not(None), ~acc.c.deleted))
+            acc.c.id_card_no.is_not(None), ~acc.c.deleted, *_agrees_with_number(conn.dialect.name, acc)))
     u = union_all(*parts).subquery()
     ri = RuleId.__table__
     rp = RulePerson.__table__.c

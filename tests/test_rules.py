@@ -75,6 +75,23 @@ def test_meal_under_age_of_somebody_the_registry_does_not_hold(settings, world) 
     assert f["person_id"] is None and f["period"] == "2024-05-06"
 
 
+def test_a_number_a_linked_record_contradicts_is_not_its_persons(settings, world) -> None:
+    """P1 (born 1950, a woman) has a family-doctor contract under her husband's number (a
+    man born 1968): the contract's own birth date and gender contradict it. His meals are
+    his — 56, under age — not hers."""
+    from tests.world import id_number
+
+    world.person("P1", born="1950-04-20")
+    husband = id_number("370203", "19680101", 5)
+    world.link("health", "family-doctor-contracts", "FC1", "P1")
+    world._acc("health", "family-doctor-contracts", "FC1", id_card_no=husband, name="栾秀英",
+               birth_date=date(1950, 4, 20), gender="F")
+    world.meal(husband, "2024-05-06")
+    found = run(settings, world)
+    [f] = found["MEAL_UNDER_AGE"]
+    assert f["person_id"] is None and f["period"] == "2024-05-06"
+
+
 def test_meals_on_rest_days_follow_the_official_calendar(settings, world) -> None:
     idn = world.person("P1", born="1940-01-01")
     world.meal(idn, "2024-02-04")  # Sunday, a make-up working day for the Spring Festival
