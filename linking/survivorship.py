@@ -10,7 +10,7 @@ Rules (REGISTRY.md, issue "Entity resolution"):
   a valid number that disagrees (its check digit vouches for it; the record's date or
   gender field is the likelier typo) — unless another person holds that number as their
   own, or the first record not carrying it with a birth date or a gender disagrees with
-  it too (:func:`_published_number`): then none (REGISTRY.md: null where no trustworthy number
+  it too (:func:`_number_record`): then none (REGISTRY.md: null where no trustworthy number
   is known). Gender and birth date are what the published number encodes (a record's
   field that disagrees with it is the typo: the golden record never contradicts its own
   number); without a number, the highest-ranked record's field. Who counts as an elder
@@ -71,11 +71,7 @@ def golden(records: Sequence[LinkRecord], confident: set[int] | None = None,
     newest_first, by_platform, ordered = _ordered(records)
 
     # identity
-    agreeing = next((r for r in ordered if r.id18 and not r.id_contradicted), None)
-    valid = None if agreeing else next((r for r in ordered if r.id18 and r.id18 not in refuse), None)
-    id_rec = agreeing or (valid and _published_number(
-        valid, next((r for r in ordered if r.birth and r.id18 != valid.id18), None),
-        next((r for r in ordered if r.gender and r.id18 != valid.id18), None)))
+    id_rec = _number_record(ordered, refuse)
     put("id_card_no", id_rec.id18 if id_rec else None, id_rec)
     for name, attr in (("name", "name"), ("gender", "gender"), ("birth_date", "birth")):
         if name != "name" and id_rec is not None:
@@ -92,9 +88,7 @@ def golden(records: Sequence[LinkRecord], confident: set[int] | None = None,
     put("district_code", r.district if r else None, r)
 
     # status and death
-    (status, status_src), (death, death_src) = _status(
-        by_platform["public_security"][0] if by_platform["public_security"] else None,
-        next((r for r in by_platform["health"] if r.resource == "death-certificates"), None))
+    (status, status_src), (death, death_src) = _status(by_platform)
     put("status", status, status_src)
     put("death_date", death, death_src)
 
@@ -142,28 +136,38 @@ def _ordered(records: Iterable[LinkRecord]) -> tuple[list[LinkRecord], dict[str,
     return newest_first, by_platform, [r for p in _IDENTITY_ORDER for r in by_platform[p]]
 
 
-def _published_number(valid: LinkRecord, birth: LinkRecord | None, gender: LinkRecord | None) -> LinkRecord | None:
-    """When no record's valid number agrees with its own birth date and gender: whether
-    the number of ``valid`` (the first record, identity order, whose valid number it
-    contradicts and no other person holds) is published. It is — the check digit vouches
-    for it, the record's field is the likelier typo — unless the first record not carrying
-    that number with a birth date (``birth``) or with a gender (``gender``) disagrees with
-    the number too: an independent source against the number says it is somebody else's
-    (a wife's record under her husband's number, another record knowing her as a woman
-    born in 1950); then none. (Records carrying the number itself are no independent
-    witness against it, whatever their fields say.)"""
+def _number_record(ordered: Sequence[LinkRecord], refuse: Collection[str]) -> LinkRecord | None:
+    """The record the golden ID number comes from (``ordered``: identity order). The first
+    whose valid number agrees with its own birth date and gender. Else the first whose
+    valid number its record contradicts and no other person holds (``refuse``) — the
+    check digit vouches for it, the record's field is the likelier typo — unless the
+    first record not carrying that number with a birth date, or with a gender, disagrees
+    with the number too: an independent source against the number says it is somebody
+    else's (a wife's record under her husband's number, another record knowing her as a
+    woman born in 1950); then none. (Records carrying the number itself are no
+    independent witness against it, whatever their fields say.)"""
+    agreeing = next((r for r in ordered if r.id18 and not r.id_contradicted), None)
+    if agreeing is not None:
+        return agreeing
+    valid = next((r for r in ordered if r.id18 and r.id18 not in refuse), None)
+    if valid is None:
+        return None
     number = valid.id18
+    birth = next((r for r in ordered if r.birth and r.id18 != number), None)
     if birth is not None and birth.birth != id_birth_date(number):
         return None
+    gender = next((r for r in ordered if r.gender and r.id18 != number), None)
     if gender is not None and gender.gender != id_gender(number):
         return None
     return valid
 
 
-def _status(ps: LinkRecord | None, cert: LinkRecord | None) -> tuple[tuple[str, LinkRecord | None],
-                                                                      tuple[date | None, LinkRecord | None]]:
+def _status(by_platform: dict[str, list[LinkRecord]]) -> tuple[tuple[str, LinkRecord | None],
+                                                                tuple[date | None, LinkRecord | None]]:
     """(status, its source), (date of death, its source), from the newest public-security
     record and the newest death certificate."""
+    ps = by_platform["public_security"][0] if by_platform["public_security"] else None
+    cert = next((r for r in by_platform["health"] if r.resource == "death-certificates"), None)
     status, death, death_src = "alive", None, None
     status_src = ps
     if ps is not None and ps.ps_status == "2":
@@ -180,54 +184,11 @@ def _status(ps: LinkRecord | None, cert: LinkRecord | None) -> tuple[tuple[str, 
 
 def life_dates(records: Sequence[LinkRecord], refuse: Collection[str] = ()) -> tuple[date | None, date | None]:
     """The birth date and date of death the golden record of ``records`` publishes (who
-    counts as an elder goes by these) — the same choices as :func:`golden`, each the
-    first record in identity order that qualifies, all found in one pass instead of a
-    sort (this runs for every person of a city)."""
-    # best per choice: (key, record); the key orders like _ordered (source, newest, id)
-    agreeing = valid = birth = ps = cert = None
-    for r in records:
-        rank = _RANK.get(r.platform)
-        if rank is None:
-            continue
-        key = (-rank, r.updated_at or 0, r.record_id)
-        if r.id18 is not None:
-            if not r.id_contradicted:
-                if agreeing is None or key > agreeing[0]:
-                    agreeing = (key, r)
-            elif r.id18 not in refuse and (valid is None or key > valid[0]):
-                valid = (key, r)
-        if r.birth is not None and (birth is None or key > birth[0]):
-            birth = (key, r)
-        if rank == 0 and (ps is None or key > ps[0]):
-            ps = (key, r)
-        if r.resource == "death-certificates" and (cert is None or key > cert[0]):
-            cert = (key, r)
-    if agreeing is not None:
-        id_rec = agreeing[1]
-    elif valid is not None:  # rare: the first other record with each field, in a second pass
-        v = valid[1]
-        id_rec = _published_number(v, _first_other(records, v, "birth"), _first_other(records, v, "gender"))
-    else:
-        id_rec = None
+    counts as an elder goes by these): the same choices, made by the same code."""
+    _newest, by_platform, ordered = _ordered(records)
+    id_rec = _number_record(ordered, refuse)
     if id_rec is not None:
         born = id_birth_date(id_rec.id18)
     else:
-        born = birth[1].birth if birth else None
-    return born, _status(ps[1] if ps else None, cert[1] if cert else None)[1][0]
-
-
-_RANK = {p: i for i, p in enumerate(_IDENTITY_ORDER)}
-
-
-def _first_other(records: Iterable[LinkRecord], but: LinkRecord, attr: str) -> LinkRecord | None:
-    """The first record (identity order) with a value of ``attr`` that does not carry the
-    number of ``but``."""
-    best, best_key = None, None
-    for r in records:
-        rank = _RANK.get(r.platform)
-        if rank is None or r.id18 == but.id18 or not getattr(r, attr):
-            continue
-        key = (-rank, r.updated_at or 0, r.record_id)
-        if best_key is None or key > best_key:
-            best, best_key = r, key
-    return best
+        born = next((r.birth for r in ordered if r.birth), None)
+    return born, _status(by_platform)[1][0]
