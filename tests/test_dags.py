@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -76,18 +77,36 @@ print("registry schedule:", type(bag.dags["hub_registry"].timetable).__name__)
     assert "registry schedule: AssetTriggeredTimetable" in out.stdout  # rebuilt when its inputs change
 
 
-class Airflow:
-    """An embedded Airflow (SQLite metadata database) and a hub database under
-    ``tmp_path``, with simulators in this process serving ``store``."""
+@pytest.fixture(scope="module")
+def airflow_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An Airflow metadata database migrated once; each test starts from a copy of it."""
+    home = tmp_path_factory.mktemp("airflow-template")
+    env = _airflow_env(home)
+    mig = subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], capture_output=True, text=True,
+                         env=env, timeout=600)
+    assert mig.returncode == 0, mig.stderr[-3000:]
+    return Path(env["AIRFLOW_HOME"]) / "airflow.db"
 
-    def __init__(self, tmp_path: Path) -> None:
+
+class Airflow:
+    """An embedded Airflow (SQLite metadata database, a copy of ``airflow_db``) and a hub
+    database under ``tmp_path``, with simulators in this process serving ``store``.
+
+    ``workers``: the landing worker processes of each ingest task. The default (the number
+    of cores) is what production runs; one lands in the task's own process, which spares
+    each of the DAG's 14 ingest tasks about a second of starting processes — the tests
+    that are about the DAG's behaviour, not landing's, use it."""
+
+    def __init__(self, tmp_path: Path, airflow_db: Path, *, workers: int | None = None) -> None:
         self.env = _airflow_env(tmp_path)
         self.env.update({"HUB_HOME": str(tmp_path / "hub"), "HUB_DATABASE_URL": f"sqlite:///{tmp_path / 'hub.db'}",
                          "HUB_REQUESTS_PER_SECOND": "0", "HUB_TASK_RETRIES": "1", "HUB_HTTP_RETRIES": "3",
                          "HUB_TASK_RETRY_DELAY_SECONDS": "1", "HUB_RULES_WINDOW_START": "2024-01-01"})
-        mig = subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], capture_output=True, text=True,
-                             env=self.env, timeout=600)
-        assert mig.returncode == 0, mig.stderr[-3000:]
+        if workers is not None:
+            self.env["HUB_INGEST_WORKERS"] = str(workers)
+        home = Path(self.env["AIRFLOW_HOME"])
+        home.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(airflow_db, home / "airflow.db")
 
     def serve(self, sims) -> None:  # noqa: ANN001
         from simulators.apps.base import Credentials
@@ -122,12 +141,12 @@ def _faults(**kw):  # noqa: ANN202
 
 
 @pytest.mark.slow
-def test_airflow_runs_the_pipeline_and_publishes_the_registry(tmp_path: Path) -> None:
+def test_airflow_runs_the_pipeline_and_publishes_the_registry(tmp_path: Path, airflow_db: Path) -> None:
     from simulators.server import start_simulators
     from tests.world import small_world
 
     store, clock = small_world(40)
-    af = Airflow(tmp_path)
+    af = Airflow(tmp_path, airflow_db)
     with start_simulators(store, clock, _faults()) as sims:
         af.serve(sims)
         run = af.dags_test("hub_ingest")
@@ -199,11 +218,11 @@ def _day(af: Airflow, sims, day: str) -> tuple[subprocess.CompletedProcess, subp
 
 
 @pytest.mark.slow
-def test_a_platform_down_for_a_whole_run_publishes_its_last_good_data_flagged_stale(tmp_path: Path) -> None:
+def test_a_platform_down_for_a_whole_run_publishes_its_last_good_data_flagged_stale(tmp_path: Path, airflow_db: Path) -> None:
     from simulators.server import start_simulators
 
     store, clock = _two_days()
-    af = Airflow(tmp_path)
+    af = Airflow(tmp_path, airflow_db, workers=1)
     with start_simulators(store, clock, _faults(rate_429=0, rate_5xx=0)) as sims:
         af.serve(sims)
         first, _ = _day(af, sims, DAY1)
@@ -229,11 +248,11 @@ def test_a_platform_down_for_a_whole_run_publishes_its_last_good_data_flagged_st
 
 
 @pytest.mark.slow
-def test_a_quality_block_on_one_platform_keeps_its_last_good_data(tmp_path: Path) -> None:
+def test_a_quality_block_on_one_platform_keeps_its_last_good_data(tmp_path: Path, airflow_db: Path) -> None:
     from simulators.server import start_simulators
 
     store, clock = _two_days(bad_insured=True)
-    af = Airflow(tmp_path)
+    af = Airflow(tmp_path, airflow_db, workers=1)
     with start_simulators(store, clock, _faults(rate_429=0, rate_5xx=0)) as sims:
         af.serve(sims)
         _day(af, sims, DAY1)
@@ -263,7 +282,7 @@ def _counts(af: Airflow) -> dict:
 
 
 @pytest.mark.slow
-def test_a_run_killed_midway_and_run_again_lands_everything_once(tmp_path: Path) -> None:
+def test_a_run_killed_midway_and_run_again_lands_everything_once(tmp_path: Path, airflow_db: Path) -> None:
     import signal
     import time
 
@@ -271,7 +290,7 @@ def test_a_run_killed_midway_and_run_again_lands_everything_once(tmp_path: Path)
     from tests.world import small_world
 
     store, clock = small_world(40)
-    af = Airflow(tmp_path)
+    af = Airflow(tmp_path, airflow_db)
     af.env.update({"HUB_PAGE_LIMIT": "4", "HUB_PROPERTY_PAGE_SIZE": "4", "HUB_REQUESTS_PER_SECOND": "8",
                    "HUB_COMMIT_RECORDS": "4"})
     with start_simulators(store, clock, _faults(rate_429=0, rate_5xx=0)) as sims:
@@ -305,12 +324,12 @@ def test_a_run_killed_midway_and_run_again_lands_everything_once(tmp_path: Path)
 
 
 @pytest.mark.slow
-def test_running_the_same_day_again_changes_nothing(tmp_path: Path) -> None:
+def test_running_the_same_day_again_changes_nothing(tmp_path: Path, airflow_db: Path) -> None:
     from simulators.server import start_simulators
     from tests.world import small_world
 
     store, clock = small_world(40)
-    af = Airflow(tmp_path)
+    af = Airflow(tmp_path, airflow_db, workers=1)
     with start_simulators(store, clock, _faults()) as sims:
         af.serve(sims)
         first, _ = _day(af, sims, DAY1)
