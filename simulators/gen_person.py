@@ -338,6 +338,10 @@ class P:
     )
 
 
+def _discard(*_args: object) -> None:
+    """The sink of a resource ``GeneratorConfig.resources`` leaves out."""
+
+
 class PersonGen:
     """Generates persons into a store and a truth. One instance per generation run."""
 
@@ -370,8 +374,11 @@ class PersonGen:
         self.col_event = pop.event.tolist()
         self.col_historic = pop.historic.tolist()
         # sinks
-        self.app = [store.log(p, r).append for p, r, _ in RESOURCES]
-        self.t_add = [truth._record_adder(p, r) for p, r, _ in RESOURCES]
+        keep = cfg.resources
+        self.app = [store.log(p, r).append if keep is None or (p, r) in keep else _discard
+                    for p, r, _ in RESOURCES]
+        self.t_add = [truth._record_adder(p, r) if keep is None or (p, r) in keep else _discard
+                      for p, r, _ in RESOURCES]
         self.perm = [_perm_params(self.seed, r) for r in range(len(RESOURCES))]
         self.prefix = [pre for _, _, pre in RESOURCES]
         self._init_noise()

@@ -234,6 +234,11 @@ class GeneratorConfig:
     #: probability per eligible person and rule of planting a breach
     breach_rate: float = 0.015
     volumes: Volumes = field(default_factory=Volumes)
+    #: keep only these (platform, resource)s' records (``None``: all). The others are still
+    #: drawn — the population and every kept record are those of the whole city — but
+    #: neither stored nor put in the truth: a city's person records for a linking
+    #: benchmark without the memory of a year of transactions.
+    resources: frozenset[tuple[str, str]] | None = None
 
     def __post_init__(self) -> None:
         if self.now.tzinfo is None:
@@ -244,6 +249,9 @@ class GeneratorConfig:
             raise ValueError("now must be after period_end")
         if self.elders < 0:
             raise ValueError("elders must be >= 0")
+        unknown = set(self.resources or ()) - {(p, r) for p, r, _ in RESOURCES}
+        if unknown:
+            raise ValueError(f"resources: no such platform resource {sorted(unknown)}")
 
 
 def generate(

@@ -392,6 +392,30 @@ def test_volume_scale():
     assert s2.total_records() < s1.total_records()
 
 
+def test_a_city_of_some_resources_holds_exactly_those_records_of_the_whole_city():
+    """``resources`` leaves the other resources' records out of the store and the truth
+    without changing one byte of the records kept (linking benchmarks at a city's size)."""
+    kept = frozenset({("public_security", "residents"), ("property_mgmt", "service-orders"),
+                      ("health", "death-certificates")})
+    cfg = GeneratorConfig(elders=150, seed=9, noise=NOISY, breach_rate=0.2)
+    whole, whole_truth = generate(cfg)
+    part, part_truth = generate(replace(cfg, resources=kept))
+    for key, log in part.logs.items():
+        if key in kept:
+            full = whole.logs[key]
+            assert len(log) > 0, key
+            assert (log.keys, log.updated, log.visible, log.bodies) == (
+                full.keys, full.updated, full.visible, full.bodies), key
+        else:
+            assert len(log) == 0, key
+    assert {k[:2] for k in part_truth.record_person} == kept
+    assert dict(part_truth.record_person) == {
+        k: v for k, v in whole_truth.record_person.items() if k[:2] in kept}
+    assert list(part_truth.persons) == list(whole_truth.persons)
+    with pytest.raises(ValueError, match="no such platform resource"):
+        GeneratorConfig(resources=frozenset({("health", "meals")}))
+
+
 def test_different_seed_differs():
     s1, _ = generate(GeneratorConfig(elders=120, seed=1))
     s2, _ = generate(GeneratorConfig(elders=120, seed=2))
