@@ -83,7 +83,8 @@ def _link(home: Path) -> dict:
 
     s = HubSettings(home=home)
     t = time.monotonic()
-    result = link(s, progress=lambda m: print("   ", m, flush=True), mode="full")  # also on a reused home
+    result = link(s, progress=lambda m: print(f"    [{time.monotonic() - t:6.1f}s] {m}", flush=True),
+                  mode="full")  # (also on a reused home)
     seconds = time.monotonic() - t
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     truth, elders = load_truth(home / "truth")

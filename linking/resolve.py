@@ -55,8 +55,9 @@ import hashlib
 import logging
 import random
 import unicodedata
+from array import array
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 
@@ -118,6 +119,12 @@ _CLASS = {key: i for i, key in enumerate(PERSON_RESOURCES)}
 #: A blocking key shared by more persons than this says nothing alone: only those of them
 #: who also agree with the record on another value are candidates (``_NARROW_BY``)
 _BLOCK_CAP = 50
+#: … except the property platform's masked number (area and last four digits): in a city
+#: of 2.3 million elders ~16 of them share one (up to 40), so beyond this many its block
+#: names only those who also agree on the name, birth year, phone or community — at a
+#: city's size it would otherwise give each order ~16 candidates (49 million pairs to
+#: score instead of a few million), nearly all of them namesakes of nobody
+_CAP_OF = {"mask": 8}
 
 
 class _Persons:
@@ -206,8 +213,13 @@ class _Persons:
             return
         if block.__class__ is int:
             out.add(block)  # type: ignore[arg-type]
-        elif len(block) <= _BLOCK_CAP:  # type: ignore[arg-type]
+        elif len(block) <= _CAP_OF.get(key[0], _BLOCK_CAP):  # type: ignore[arg-type]
             out.update(block)  # type: ignore[arg-type]
+        elif r is not None and len(block) <= _BLOCK_CAP:  # type: ignore[arg-type]
+            # a masked number many share: those of them who agree on another value, by a scan
+            fields = _NARROW_BY[key[0]]
+            profiles = self.profiles
+            out.update(p for p in block if _agrees(profiles[p], r, fields))  # type: ignore[union-attr]
         elif r is not None:
             # A key too common to say anything alone (a common name born in one year, in a
             # city of millions): its persons who also agree with the record on a value the
@@ -287,6 +299,35 @@ class _BlockIndex:
         return out
 
 
+def _agrees(prof: Profile, r: LinkRecord, fields: tuple[str, ...]) -> bool:
+    """Whether a person shares a value of one of ``fields`` with ``r`` — what
+    :meth:`_BlockIndex.agreeing` finds, for one person (a block too small to index)."""
+    for f in fields:
+        if f == "name":
+            if r.name and prof.names:
+                k = name_key(r.name)
+                if any(name_key(n) == k for n in prof.names):
+                    return True
+        elif f == "year":
+            y = r.year()
+            if y is not None and any(b.year == y for b in prof.births):
+                return True
+        elif f == "birth":
+            if r.birth is not None and r.birth in prof.births:
+                return True
+        elif f == "phone":
+            if r.phone and r.phone in prof.phones:
+                return True
+        elif f == "mask":
+            if r.id_prefix and r.id_suffix and any(i[:6] == r.id_prefix and i[14:] == r.id_suffix for i in prof.ids):
+                return True
+        elif f == "community" and r.community:
+            c = r.community
+            if any(c in a for a in prof.addresses):
+                return True
+    return False
+
+
 def _trusted(r: LinkRecord) -> bool:
     return r.id18 is not None and not r.id_contradicted
 
@@ -305,7 +346,11 @@ def resolve(records: list[LinkRecord], as_of: date, *, decisions: Iterable[Decis
     person_of: list[int | None] = [None] * n
     confidence = [0.0] * n
     method = ["unmatched"] * n
-    by_key = {r.key: r.idx for r in records}
+    decisions = list(decisions)
+    named = {k for d in decisions for k in (d.record, d.other)}
+    named_ids = {k[2] for k in named}
+    # (only the records a steward named: a key per record would cost a city a gigabyte)
+    by_key = {r.key: r.idx for r in records if r.record_id in named_ids and r.key in named}
     must: dict[int, int] = {}
     cannot: dict[int, set[int]] = defaultdict(set)
     for d in decisions:
@@ -352,12 +397,11 @@ def resolve(records: list[LinkRecord], as_of: date, *, decisions: Iterable[Decis
         f"({len(borrowed):,} property orders judged with what their flat's other orders say)")
 
     # 3. the model, estimated from this data (or the one given)
-    cand: list[tuple[LinkRecord, int]] = []
-    cand_v = np.zeros((0, len(COMPARISONS)), dtype=np.int8)
+    cand = _CandidatePairs.none()
     if model is None:
-        model, cand, cand_v = _estimate(records, P, residue_anchors + residue, labelled, seed)
+        model, cand = _estimate(records, P, residue_anchors + residue, labelled, seed)
         say(f"linking: model estimated from {min(len(labelled), 20_000):,} ID-linked pairs, "
-            f"{min(50_000, 10 * n) if P.members else 0:,} random pairs and {len(cand_v):,} candidate pairs "
+            f"{min(50_000, 10 * n) if P.members else 0:,} random pairs and {len(cand):,} candidate pairs "
             f"({model.iterations} EM iterations)")
     else:
         say(f"linking: the stored model (estimated over {model.persons:,} persons)")
@@ -365,31 +409,41 @@ def resolve(records: list[LinkRecord], as_of: date, *, decisions: Iterable[Decis
 
     review: list[ReviewItem] = []
     # The candidate pairs' vectors, scored again below: reused while the person's profile
-    # is the one they were computed against (a person that gains an anchor is compared
-    # anew). Keys are record index × stride + person, as plain ints.
-    stride = len(P.members) + 1
-    cand_row = {r.idx * stride + pid: k for k, (r, pid) in enumerate(cand)}
+    # is the one they were computed against (a person that gains an anchor is compared anew)
+    estimated_over = len(P.members)
     changed: set[int] = set()
 
-    def vectors(rs: list[LinkRecord], pairs: list[tuple[int, int]]) -> np.ndarray:
-        rows = [-1] * len(pairs)
-        for k, (j, p) in enumerate(pairs):
-            if p < stride and p not in changed:
-                rows[k] = cand_row.get(rs[j].idx * stride + p, -1)
-        idx = np.asarray(rows, dtype=np.int64)
-        fresh = np.flatnonzero(idx < 0)
-        vs = np.empty((len(pairs), len(COMPARISONS)), dtype=np.int8)
-        have = np.flatnonzero(idx >= 0)
-        vs[have] = cand_v[idx[have]]
+    def vectors(rs: list[LinkRecord], pair_j: list[int], pair_p: list[int]) -> np.ndarray:
+        js = np.asarray(pair_j, dtype=np.int64)
+        ps = np.asarray(pair_p, dtype=np.int64)
+        idx = np.fromiter((r.idx for r in rs), dtype=np.int64, count=len(rs))
+        rows = cand.rows(idx[js], ps)
+        stale = ps >= estimated_over
+        if changed:
+            stale |= np.isin(ps, np.fromiter(changed, dtype=np.int64, count=len(changed)))
+        rows[stale] = -1
+        fresh = np.flatnonzero(rows < 0)
+        vs = np.empty((len(js), len(COMPARISONS)), dtype=np.int8)
+        have = np.flatnonzero(rows >= 0)
+        vs[have] = cand.vectors[rows[have]]
         if len(fresh):
-            vs[fresh] = _vectors([(rs[pairs[k][0]], P.profiles[pairs[k][1]]) for k in fresh.tolist()])
+            vs[fresh] = _vectors([(rs[pair_j[k]], P.profiles[pair_p[k]]) for k in fresh.tolist()])
         return vs
 
-    def judge(rs: list[LinkRecord], cands: list[list[int]] | None = None) -> list[tuple[int | None, float, str]]:
-        """Decide many records at once: one vectorised scoring of all their candidate
-        pairs (``cands``: each record's candidates in the order to score them, when known)."""
+    def judge(rs: list[LinkRecord], cands: Sequence[Iterable[int]] | None = None) -> list[tuple[int | None, float, str]]:
+        """Decide many records: a vectorised scoring of their candidate pairs, a chunk of
+        records at a time (each record's decision is its own; a city's pairs are never all
+        held). ``cands``: each record's candidates in the order to score them, when known."""
+        out: list[tuple[int | None, float, str]] = []
+        for start in range(0, len(rs), _JUDGE_CHUNK):
+            part = rs[start:start + _JUDGE_CHUNK]
+            out += judge_chunk(part, None if cands is None else cands[start:start + len(part)])
+        return out
+
+    def judge_chunk(rs: list[LinkRecord], cands: Sequence[Iterable[int]] | None) -> list[tuple[int | None, float, str]]:
         out: list[tuple[int | None, float, str]] = [(None, 0.0, "unmatched")] * len(rs)
-        pairs: list[tuple[int, int]] = []  # (position in rs, person)
+        pair_j: list[int] = []  # position in rs
+        pair_p: list[int] = []  # person
         for j, r in enumerate(rs):
             if r.idx in must and person_of[must[r.idx]] is not None:
                 out[j] = (person_of[must[r.idx]], 1.0, "steward")
@@ -397,11 +451,12 @@ def resolve(records: list[LinkRecord], as_of: date, *, decisions: Iterable[Decis
             banned = cannot.get(r.idx)
             for p in (cands[j] if cands is not None else sorted(P.candidates(r))):
                 if not (banned and banned & set(P.members[p])):
-                    pairs.append((j, p))
-        if not pairs:
+                    pair_j.append(j)
+                    pair_p.append(p)
+        if not pair_j:
             return out
-        vs = vectors(rs, pairs)
-        g = np.asarray([j for j, _ in pairs], dtype=np.int64)
+        vs = vectors(rs, pair_j, pair_p)
+        g = np.asarray(pair_j, dtype=np.int64)
         cls = np.asarray([_CLASS[(r.platform, r.resource)] for r in rs], dtype=np.int64)
         probs = posteriors(model.score(vs), g, model.prior[cls], n_persons)
         starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
@@ -412,13 +467,13 @@ def resolve(records: list[LinkRecord], as_of: date, *, decisions: Iterable[Decis
             best = a + int(np.argmax(seg))
             pb = float(probs[best])
             if pb >= link_at:
-                out[j] = (pairs[best][1], pb, "probabilistic")
+                out[j] = (pair_p[best], pb, "probabilistic")
             elif float(seg.sum()) >= review_at:
                 # somebody, probably, but not certainly this one: the steward sees the
                 # leading candidates side by side
                 for k in (a + np.argsort(-seg)[:3]).tolist():
                     if probs[k] >= 0.05:
-                        review.append(ReviewItem(rs[j].idx, pairs[k][1], float(probs[k]),
+                        review.append(ReviewItem(rs[j].idx, pair_p[k], float(probs[k]),
                                                  _explain(model, vs[k].tolist(), borrowed.get(rs[j].idx))))
                 out[j] = (None, pb, "review")
             else:
@@ -479,6 +534,9 @@ def resolve(records: list[LinkRecord], as_of: date, *, decisions: Iterable[Decis
     for r, csig, (pid, conf, how) in zip(todo, todo_csig, judge(todo, todo_cands), strict=True):
         person_of[r.idx], confidence[r.idx], method[r.idx] = pid, conf, how
         state[r.key] = (r.batch, csig, sigs[pid] if pid is not None else None, conf, how)
+
+    say(f"linking: judged {len(residue_anchors):,} anchor records without a trustworthy number "
+        f"({len(undecided):,} of them again one at a time) and {len(todo):,} other records")
 
     # 3b. a trustworthy number no anchor holds: the records carrying it describe one person
     joined = _number_links(residue, person_of, confidence, method, must, cannot, P)
@@ -647,8 +705,50 @@ def _explain(model: FSModel, vector: list[int], lent: dict[str, object] | None) 
     return out
 
 
+class _CandidatePairs:
+    """The candidate pairs a model was estimated over — record index and person as two
+    integer arrays, their comparison vectors as one ``int8`` matrix — found again by
+    (record, person) through a sorted key array (a dictionary would cost a city's tens of
+    millions of pairs ~100 bytes each)."""
+
+    __slots__ = ("keys", "order", "stride", "vectors")
+
+    def __init__(self, record: np.ndarray, person: np.ndarray, vectors: np.ndarray, stride: int) -> None:
+        keys = record.astype(np.int64) * stride + person
+        self.order = np.argsort(keys, kind="stable")
+        self.keys = keys[self.order]
+        self.vectors = vectors
+        self.stride = stride
+
+    @classmethod
+    def none(cls) -> _CandidatePairs:
+        empty = np.zeros(0, dtype=np.int64)
+        return cls(empty, empty, np.zeros((0, len(COMPARISONS)), dtype=np.int8), 1)
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def rows(self, record: np.ndarray, person: np.ndarray) -> np.ndarray:
+        """The row of each (record, person) pair in :attr:`vectors`, or -1."""
+        out = np.full(len(record), -1, dtype=np.int64)
+        if not len(self.keys):
+            return out
+        ok = person < self.stride
+        q = record * self.stride + person
+        pos = np.minimum(np.searchsorted(self.keys, q), len(self.keys) - 1)
+        hit = ok & (self.keys[pos] == q)
+        out[hit] = self.order[pos[hit]]
+        return out
+
+
+#: Records judged per vectorised scoring (``resolve``'s ``judge``), and candidate pairs
+#: compared per batch while estimating: memory stays flat at a city's size.
+_JUDGE_CHUNK = 50_000
+_PAIR_CHUNK = 200_000
+
+
 def _estimate(records: list[LinkRecord], P: _Persons, residue: list[LinkRecord],  # noqa: N803
-              labelled: list[tuple[int, int]], seed: int) -> tuple[FSModel, list[tuple[LinkRecord, int]], np.ndarray]:
+              labelled: list[tuple[int, int]], seed: int) -> tuple[FSModel, _CandidatePairs]:
     """The model, estimated from this run's records: ``m`` from the ID-linked pairs, ``u``
     from random pairs, EM over the candidate pairs of the records left (returned with
     their vectors, which the judge reuses)."""
@@ -663,12 +763,24 @@ def _estimate(records: list[LinkRecord], P: _Persons, residue: list[LinkRecord],
     else:
         rand_pairs = []
     random_v = _vectors(rand_pairs)
-    cand = [(r, pid) for r in residue for pid in sorted(P.candidates(r))]
-    cand_v = _vectors([(r, P.profiles[pid]) for r, pid in cand])
-    groups = np.asarray([r.idx for r, _ in cand], dtype=np.int64)
+    rec_of, person_of = array("q"), array("q")
+    parts: list[np.ndarray] = []
+    batch: list[tuple[LinkRecord, Profile]] = []
+    for r in residue:
+        for pid in sorted(P.candidates(r)):
+            rec_of.append(r.idx)
+            person_of.append(pid)
+            batch.append((r, P.profiles[pid]))
+        if len(batch) >= _PAIR_CHUNK:
+            parts.append(_vectors(batch))
+            batch = []
+    parts.append(_vectors(batch))
+    cand_v = np.concatenate(parts)
+    groups = np.frombuffer(rec_of, dtype=np.int64) if len(rec_of) else np.zeros(0, dtype=np.int64)
+    persons = np.frombuffer(person_of, dtype=np.int64) if len(person_of) else np.zeros(0, dtype=np.int64)
     record_class = np.asarray([_CLASS[(r.platform, r.resource)] for r in records], dtype=np.int64)
     model = estimate(COMPARISONS, random_v, labelled_v, cand_v, groups, record_class, len(P.members))
-    return model, cand, cand_v
+    return model, _CandidatePairs(groups, persons, cand_v, len(P.members) + 1)
 
 
 def _digest(text: str) -> str:

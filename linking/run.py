@@ -213,6 +213,7 @@ def _link(settings: HubSettings | None, *, engine: Engine | None, progress: Prog
         res = resolve(records, as_of or datetime.now(_SHANGHAI).date(), decisions=decisions,
                       link_at=link_at, review_at=review_at, progress=say, model=model,
                       previous=previous if incremental else None)
+        say(f"linking: {res.stats.get('persons', 0):,} elders resolved; publishing the release")
         with engine.begin() as conn:
             pub = publish(conn, res, run_id, as_of, link_at=link_at, incremental=incremental,
                           previous_state=previous)

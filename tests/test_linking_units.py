@@ -670,6 +670,50 @@ def test_a_blocking_key_too_common_alone_still_gives_the_namesake_who_agrees_on_
     assert few.candidates(order) == {0, 1, 2}
 
 
+def test_a_masked_number_many_elders_share_names_only_those_agreeing_on_more() -> None:
+    """At a city's size ~16 elders share one masked number (area + last four digits): a
+    block of more than ``_CAP_OF["mask"]`` names only those who also agree with the order
+    on the name, birth year, phone or community; a smaller block names all of them."""
+    from linking.resolve import _CAP_OF, _BlockIndex, _NARROW_BY, _agrees, _Persons
+
+    numbers: dict[str, list[str]] = {}
+    for year in range(1930, 1965):
+        for month in range(1, 13):
+            n = id_number("370202", f"{year}{month:02d}15", 417)
+            numbers.setdefault(n[14:], []).append(n)
+    shared = max(numbers.values(), key=len)[: _CAP_OF["mask"] + 4]
+    assert len(shared) > _CAP_OF["mask"]
+    names = ["王秀英", "李桂兰", "张淑珍", "刘玉兰", "陈凤英", "杨秀兰"]
+    elders = indexed([ca(f"E{k}", n, names[k % len(names)], date(int(n[6:10]), int(n[10:12]), 15), "M",
+                         address=f"青岛市市南区小区{k}号楼", phone=f"1380000{k:04d}") for k, n in enumerate(shared)])
+    elders[5].address = "青岛市市南区海景花园3号楼"
+    persons = _Persons()
+    for r in elders:
+        persons.add_anchor(persons.new(), r)
+    masked = dict(id_prefix="370202", id_suffix=shared[0][14:])
+    order = rec("property_mgmt", "service-orders", "O-1", len(elders), name="周大福", community="海景花园", **masked)
+    assert persons.candidates(order) == {5}  # the community, nothing else
+    order.name = names[1]
+    assert persons.candidates(order) == {5} | {k for k in range(len(elders)) if k % len(names) == 1}
+    order.name, order.community, order.birth_year = "周大福", None, elders[3].birth.year
+    assert persons.candidates(order) == {k for k, r in enumerate(elders) if r.birth.year == elders[3].birth.year}
+    order.birth_year, order.phone = None, "13800000007"
+    assert persons.candidates(order) == {7}
+    order.phone = None
+    assert persons.candidates(order) == set()  # the masked number alone says too little here
+    few = _Persons()
+    for r in elders[: _CAP_OF["mask"]]:
+        few.add_anchor(few.new(), r)
+    assert few.candidates(order) == set(range(_CAP_OF["mask"]))  # … but enough among a few
+    # the scan agrees with the oversized blocks' index, field by field
+    index = _BlockIndex(set(range(len(elders))), persons.profiles)
+    for probe in (order, elders[2], rec("property_mgmt", "service-orders", "O-2", 99, name=names[2],
+                                        community="海景花园", phone="13800000004", birth_year=1931, **masked)):
+        for fields in {*_NARROW_BY.values(), ("birth",), ("mask",)}:
+            assert index.agreeing(probe, fields) == {
+                p for p in range(len(elders)) if _agrees(persons.profiles[p], probe, fields)}, fields
+
+
 def test_records_carrying_a_number_only_a_linked_record_holds_join_its_person() -> None:
     """Public security's number is broken, so no anchor holds the person's number; the
     insured-person record carrying it links by its name and birth date. A death
