@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter, defaultdict
-from collections.abc import Collection
+from collections.abc import Collection, Container
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, NamedTuple
@@ -36,7 +36,7 @@ from sqlalchemy import Connection, Table, bindparam, func, insert, select, updat
 
 from landing.bulk import raw_rows, writer
 from linking.resolve import Key, Resolution, StateRow
-from linking.survivorship import golden
+from linking.survivorship import golden, golden_number
 from schemas.registry import LinkReview, LinkState, PersonLink, PersonVersion, RegistryRelease
 
 __all__ = ["PublishResult", "publish"]
@@ -119,9 +119,8 @@ def publish(conn: Connection, res: Resolution, link_run_id: int, as_of: date | N
         if person_ids[c] is None and pid not in taken:
             person_ids[c] = pid
             taken.add(pid)
-    confident = {i for i, conf in enumerate(res.confidence) if conf >= link_at}
+    confident = _Confident(res.confidence, link_at)
     members_of = dict(clusters)
-    contents: dict[int, dict[str, Any]] = {}  # golden records built and not yet written
     built = 0
 
     # A valid number that contradicts its own record may stand in a golden record only
@@ -130,13 +129,6 @@ def publish(conn: Connection, res: Resolution, link_run_id: int, as_of: date | N
     # found it, over every linked record, so who counts as an elder went by the same
     refuse = res.refuse
 
-    def content_of(c: int) -> dict[str, Any]:
-        nonlocal built
-        if c not in contents:
-            contents[c] = golden([records[i] for i in members_of[c]], confident, refuse)
-            built += 1
-        return contents[c]
-
     built_from = {c: _members_hash(records, members, confident, refuse) for c, members in clusters}
     by_number = {r.id_card_no: pid for pid, r in current_persons.items()
                  if pid in live and r.id_card_no and pid not in taken}
@@ -144,7 +136,8 @@ def publish(conn: Connection, res: Resolution, link_run_id: int, as_of: date | N
     pending = [c for c, _members in clusters if person_ids[c] is None]
     earlier = _earlier_ids(conn, records, {c: members_of[c] for c in pending}, live) if pending else {}
     for c in pending:
-        number = content_of(c).get("id_card_no")
+        # (on a first run nobody holds a number yet: no golden record's number is needed)
+        number = golden_number([records[i] for i in members_of[c]], refuse) if by_number else None
         pid = by_number.pop(number, None) if number else None
         if pid is None or pid in taken:
             pid = earlier.get(c)  # an id this person had before, nobody's now
@@ -176,8 +169,8 @@ def publish(conn: Connection, res: Resolution, link_run_id: int, as_of: date | N
         live_now = cur is not None and cur.merged_into is None
         if incremental and live_now and cur.members_hash == built_from[c]:
             continue  # built from exactly what it was built from last time
-        content = {"person_id": pid, **content_of(c)}
-        del contents[c]  # from here on only its row is kept: a city's golden records do not pile up
+        content = {"person_id": pid, **golden([records[i] for i in members_of[c]], confident, refuse)}
+        built += 1  # (only its row is kept from here on: a city's golden records do not pile up)
         h = _hash(content)
         if live_now and cur.content_hash == h:
             if cur.members_hash != built_from[c]:
@@ -263,6 +256,20 @@ def publish(conn: Connection, res: Resolution, link_run_id: int, as_of: date | N
                          len(reviews), person_ids, built)
 
 
+class _Confident:
+    """The records linked with confidence (``confidence >= link_at``), by record index: a
+    lookup into the resolution's confidences rather than a set of a city's ten million."""
+
+    __slots__ = ("confidence", "link_at")
+
+    def __init__(self, confidence: list[float], link_at: float) -> None:
+        self.confidence = confidence
+        self.link_at = link_at
+
+    def __contains__(self, i: object) -> bool:
+        return self.confidence[i] >= self.link_at  # type: ignore[index]
+
+
 _LINK_COLS = ("platform", "resource", "record_id", "valid_from", "valid_to", "person_id", "confidence", "method")
 
 
@@ -310,7 +317,7 @@ def _earlier_ids(conn: Connection, records: list, pending: dict[int, list[int]],
     return out
 
 
-def _members_hash(records: list, members: list[int], confident: set[int], refuse: Collection[str]) -> str:
+def _members_hash(records: list, members: list[int], confident: Container[int], refuse: Collection[str]) -> str:
     """What a golden record is built from: its records in order, each one's version,
     whether it is linked confidently, and whether its number is one another person holds
     as their own (``refuse``: that depends on other persons' records, so a change there

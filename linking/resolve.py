@@ -177,6 +177,15 @@ class _Persons:
         else:
             have.add(pid)  # type: ignore[union-attr]
 
+    def candidates_of(self, rs: Sequence[LinkRecord]) -> list[list[int]]:
+        """Each record's candidates, sorted — computed in the order of the records' masked
+        numbers, so that the index of a block many of them hit (a masked number ~16 elders
+        of a city share, ``_CAP_OF``) is built once, not once per record."""
+        out: list[list[int]] = [[] for _ in rs]
+        for k in sorted(range(len(rs)), key=lambda k: (rs[k].id_prefix or "", rs[k].id_suffix or "")):
+            out[k] = sorted(self.candidates(rs[k]))
+        return out
+
     def candidates(self, r: LinkRecord) -> set[int]:
         try:
             return self._candidates(r)
@@ -215,11 +224,6 @@ class _Persons:
             out.add(block)  # type: ignore[arg-type]
         elif len(block) <= _CAP_OF.get(key[0], _BLOCK_CAP):  # type: ignore[arg-type]
             out.update(block)  # type: ignore[arg-type]
-        elif r is not None and len(block) <= _BLOCK_CAP:  # type: ignore[arg-type]
-            # a masked number many share: those of them who agree on another value, by a scan
-            fields = _NARROW_BY[key[0]]
-            profiles = self.profiles
-            out.update(p for p in block if _agrees(profiles[p], r, fields))  # type: ignore[union-attr]
         elif r is not None:
             # A key too common to say anything alone (a common name born in one year, in a
             # city of millions): its persons who also agree with the record on a value the
@@ -297,35 +301,6 @@ class _BlockIndex:
                 c = r.community
                 out.update(p for p, addrs in self.addresses if any(c in a for a in addrs))
         return out
-
-
-def _agrees(prof: Profile, r: LinkRecord, fields: tuple[str, ...]) -> bool:
-    """Whether a person shares a value of one of ``fields`` with ``r`` — what
-    :meth:`_BlockIndex.agreeing` finds, for one person (a block too small to index)."""
-    for f in fields:
-        if f == "name":
-            if r.name and prof.names:
-                k = name_key(r.name)
-                if any(name_key(n) == k for n in prof.names):
-                    return True
-        elif f == "year":
-            y = r.year()
-            if y is not None and any(b.year == y for b in prof.births):
-                return True
-        elif f == "birth":
-            if r.birth is not None and r.birth in prof.births:
-                return True
-        elif f == "phone":
-            if r.phone and r.phone in prof.phones:
-                return True
-        elif f == "mask":
-            if r.id_prefix and r.id_suffix and any(i[:6] == r.id_prefix and i[14:] == r.id_suffix for i in prof.ids):
-                return True
-        elif f == "community" and r.community:
-            c = r.community
-            if any(c in a for a in prof.addresses):
-                return True
-    return False
 
 
 def _trusted(r: LinkRecord) -> bool:
@@ -510,8 +485,8 @@ def resolve(records: list[LinkRecord], as_of: date, *, decisions: Iterable[Decis
     todo_cands: list[list[int]] = []
     todo_csig: list[str] = []
     reused = 0
-    for r in residue:
-        cands = sorted(P.candidates(r), key=sigs.__getitem__)
+    for r, cands in zip(residue, P.candidates_of(residue), strict=True):
+        cands.sort(key=sigs.__getitem__)
         decided = r.idx in must or r.idx in cannot
         # (a decision a steward made is part of what the record was judged under: when it
         # is withdrawn, the record is judged again)
@@ -766,8 +741,8 @@ def _estimate(records: list[LinkRecord], P: _Persons, residue: list[LinkRecord],
     rec_of, person_of = array("q"), array("q")
     parts: list[np.ndarray] = []
     batch: list[tuple[LinkRecord, Profile]] = []
-    for r in residue:
-        for pid in sorted(P.candidates(r)):
+    for r, cands in zip(residue, P.candidates_of(residue), strict=True):
+        for pid in cands:
             rec_of.append(r.idx)
             person_of.append(pid)
             batch.append((r, P.profiles[pid]))

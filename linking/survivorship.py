@@ -32,14 +32,14 @@ Rules (REGISTRY.md, issue "Entity resolution"):
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Container, Iterable, Sequence
 from datetime import date
 from typing import Any
 
 from landing.normalize import id_birth_date, id_gender
 from linking.records import LinkRecord
 
-__all__ = ["golden", "life_dates"]
+__all__ = ["golden", "golden_number", "life_dates"]
 
 _IDENTITY_ORDER = ("public_security", "civil_affairs", "medical_insurance", "health")
 _CA_FIELDS = ("hukou_type", "town", "village", "assistance_type", "left_behind", "lives_alone", "lost_only_child")
@@ -54,7 +54,7 @@ def _latest(records: Iterable[LinkRecord]) -> list[LinkRecord]:
     return sorted(records, key=lambda r: (r.updated_at or 0, r.record_id), reverse=True)
 
 
-def golden(records: Sequence[LinkRecord], confident: set[int] | None = None,
+def golden(records: Sequence[LinkRecord], confident: Container[int] | None = None,
            refuse: Collection[str] = ()) -> dict[str, Any]:
     """``records``: the person's linked records; ``confident``: indexes of records linked
     with confidence (phones and addresses are taken from these only; default all);
@@ -180,6 +180,14 @@ def _status(by_platform: dict[str, list[LinkRecord]]) -> tuple[tuple[str, LinkRe
         if death is None:
             death, death_src = cert.death_date, cert
     return (status, status_src), (death, death_src)
+
+
+def golden_number(records: Sequence[LinkRecord], refuse: Collection[str] = ()) -> str | None:
+    """The ID number the golden record of ``records`` publishes, without building the rest
+    of it: the same choice, made by the same code."""
+    _newest, _by_platform, ordered = _ordered(records)
+    r = _number_record(ordered, refuse)
+    return r.id18 if r is not None else None
 
 
 def life_dates(records: Sequence[LinkRecord], refuse: Collection[str] = ()) -> tuple[date | None, date | None]:
