@@ -291,6 +291,32 @@ def test_resolver_links_by_number_then_probabilistically() -> None:
             _person_of(res, ("public_security", "residents", f"R{k}"))
 
 
+def test_judging_and_comparing_a_chunk_at_a_time_decides_as_all_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A city's candidate pairs are compared and judged in chunks (memory stays flat):
+    chunks of a few records give the same model, links, confidences and review items as
+    one chunk — also with broken anchors that join or found persons between the passes,
+    whose changed profiles are compared anew."""
+    import linking.resolve as resolve_module
+
+    p0, p1 = _world()[0], _world()[1]
+    extra = [ps("R-broken", None, p0.name, p0.birth, p0.gender, id_clean=wrong_check(p0.id18)),
+             ca("E-none", None, "欧阳修文", date(1944, 4, 4), "M"),
+             rec("health", "family-doctor-contracts", "C-none", name="欧阳修文", birth=date(1944, 4, 4), gender="M"),
+             rec("health", "family-doctor-contracts", "C-swap", id_clean=transposed(p1.id18, 10), name=p1.name,
+                 birth=p1.birth, gender=p1.gender),
+             rec("property_mgmt", "service-orders", "O-vague", name=p1.name, birth_year=p1.birth.year)]
+    whole = resolve(indexed(_world() + extra), AS_OF)
+    monkeypatch.setattr(resolve_module, "_JUDGE_CHUNK", 3)
+    monkeypatch.setattr(resolve_module, "_PAIR_CHUNK", 5)
+    chunked = resolve(indexed(_world() + extra), AS_OF)
+    assert chunked.model.to_dict() == whole.model.to_dict()
+    assert (chunked.person_of, chunked.confidence, chunked.method) == (whole.person_of, whole.confidence, whole.method)
+    assert [(i.record, i.person, i.probability) for i in chunked.review] == \
+        [(i.record, i.person, i.probability) for i in whole.review]
+    assert chunked.state == whole.state
+    assert whole.method.count("probabilistic") > 100  # the orders of the world, at least
+
+
 def test_an_anchor_matching_nobody_founds_a_person_and_non_elders_are_left_out() -> None:
     records = indexed(_world() + [
         ca("E-broken", None, "欧阳修文", date(1944, 4, 4), "M", id_clean="37020219440404ABCD"),
