@@ -9,7 +9,7 @@ peak memory of the linking run.
 
 ``--person-records-only`` generates the whole city but serves only the resources whose
 records describe persons (what linking reads): a city of 2.3 million elders then fits the
-simulators in ~6 GB instead of ~25 GB, and ingests in minutes instead of an hour; the
+simulators in ~8 GB instead of ~25 GB, and ingests in minutes instead of an hour; the
 records linked are the same. ``--home DIR`` keeps the prepared (ingested, validated) home
 in DIR — and reuses it when DIR already holds one — for ``bench_incremental.py --home``.
 

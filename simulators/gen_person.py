@@ -374,11 +374,10 @@ class PersonGen:
         self.col_event = pop.event.tolist()
         self.col_historic = pop.historic.tolist()
         # sinks
-        keep = cfg.resources
-        self.app = [store.log(p, r).append if keep is None or (p, r) in keep else _discard
-                    for p, r, _ in RESOURCES]
-        self.t_add = [truth._record_adder(p, r) if keep is None or (p, r) in keep else _discard
-                      for p, r, _ in RESOURCES]
+        kept = [cfg.resources is None or (p, r) in cfg.resources for p, r, _ in RESOURCES]
+        self.app = [store.log(p, r).append if k else _discard for (p, r, _), k in zip(RESOURCES, kept, strict=True)]
+        self.t_add = [truth._record_adder(p, r) if k else _discard
+                      for (p, r, _), k in zip(RESOURCES, kept, strict=True)]
         self.perm = [_perm_params(self.seed, r) for r in range(len(RESOURCES))]
         self.prefix = [pre for _, _, pre in RESOURCES]
         self._init_noise()
