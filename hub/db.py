@@ -106,6 +106,37 @@ def analyze(target: Engine | Connection, tables: list[str], *, stale_only: bool 
     return todo
 
 
+def manual_checkpoints(engine: Engine) -> None:
+    """SQLite: this engine's connections no longer checkpoint on their own at commit; the
+    caller runs :func:`checkpoint_passive` itself, at a moment of its choosing.
+
+    SQLite's automatic checkpoint runs inside the committing call, so a landing process
+    would copy the log into the database while it still holds the hub's landing lock
+    (``landing.ingest``), and the other landing processes would wait for it although
+    SQLite lets them write meanwhile. Run after the lock is released, the copy overlaps
+    their writes."""
+    if engine.dialect.name != "sqlite":
+        return
+
+    def no_autocheckpoint(dbapi_conn, _record) -> None:
+        dbapi_conn.execute("PRAGMA wal_autocheckpoint=0")
+
+    event.listen(engine, "connect", no_autocheckpoint)
+    engine.dispose()  # connections made before now checkpoint on their own still
+
+
+def checkpoint_passive(engine: Engine) -> None:
+    """SQLite: copy what the write-ahead log holds into the database without waiting for
+    or blocking writers (what an automatic checkpoint does); a no-op elsewhere."""
+    if engine.dialect.name != "sqlite" or engine.url.database in (None, "", ":memory:"):
+        return
+    raw = engine.raw_connection()
+    try:
+        raw.driver_connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+    finally:
+        raw.close()
+
+
 def checkpoint_if_large(engine: Engine, limit_bytes: int) -> bool:
     """SQLite: when the write-ahead log has grown past ``limit_bytes``, copy it into the
     database and truncate it. Several processes landing at once always keep one

@@ -54,7 +54,7 @@ from connectors import (
 from connectors.errors import ConnectorError
 from connectors.http import Pacer
 from connectors.paginators import Page, Unparsed
-from hub.db import checkpoint_if_large, get_engine
+from hub.db import checkpoint_if_large, checkpoint_passive, get_engine, manual_checkpoints
 from hub.errors import HubError
 from hub.settings import HubSettings, get_settings
 from landing.loader import PageCounts, advance_watermark, land_page
@@ -411,6 +411,7 @@ def _landing_worker(settings: HubSettings, tasks: Any, results: Any, write_lock:
     records a transaction (or whatever has waited ``_FLUSH_SECONDS``): a large table's
     random-keyed indexes then write each page they touch once for many records."""
     engine = get_engine(settings, migrate=False)
+    manual_checkpoints(engine)  # after each landing, outside the write lock
     specs = {(s.platform, s.resource): s for ss in RESOURCES.values() for s in ss}
     failed: set[int] = set()  # jobs this worker failed: their later parts are skipped, not landed
     wal_limit = settings.sqlite_wal_limit_mb * 2**20
@@ -426,6 +427,7 @@ def _landing_worker(settings: HubSettings, tasks: Any, results: Any, write_lock:
             records = [r for _, recs in parts for r in recs]
             counts = land_page(engine, specs[(first.platform, first.resource)], first.batch_id, Page(records),
                                 write_lock)
+            checkpoint_passive(engine)
             checkpoint_if_large(engine, wal_limit)
         except Exception as exc:  # noqa: BLE001 - reported to the coordinator, which fails the job
             failed.add(job)

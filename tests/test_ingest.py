@@ -408,6 +408,30 @@ def test_sqlite_landing_workers_take_turns_through_a_file_lock(tmp_path) -> None
         assert pool.apply(_try_lock, (lock.path,)) == "free"
 
 
+def test_sqlite_landing_copies_its_log_into_the_database_after_releasing_the_lock(tmp_path) -> None:
+    """A landing process's commits do not checkpoint on their own (that would happen
+    while it holds the landing lock); it checkpoints afterwards, passively."""
+    from pathlib import Path
+
+    from sqlalchemy import text
+
+    from hub.db import checkpoint_passive, make_engine, manual_checkpoints
+
+    db = tmp_path / "hub.db"
+    engine = make_engine(f"sqlite:///{db}")
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 16384
+    manual_checkpoints(engine)
+    with engine.begin() as conn:
+        assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 0
+        conn.execute(text("CREATE TABLE t (v TEXT)"))
+        conn.execute(text("INSERT INTO t VALUES (:v)"), [{"v": "x" * 1000}] * 2000)
+    before = Path(db).stat().st_size
+    checkpoint_passive(engine)
+    assert Path(db).stat().st_size > before + 1_000_000  # the pages moved from the log into the file
+    engine.dispose()
+
+
 def _watermark(settings, platform: str, resource: str):  # noqa: ANN202
     from schemas.landing import IngestWatermark
 
