@@ -17,32 +17,19 @@ levels plus the prior log-odds. Nothing here is tuned by hand:
 
 Every probability is kept inside ``[1e-4, 1 - 1e-4]``: a level never seen must not make
 a pair certain or impossible on its own.
-
-**Common names** (term-frequency adjustment, as Splink does it): ``u`` of an exact name is
-an average over every name, but two persons called 王秀英 agree far more often by chance
-than two called 隋沛霖. For a record whose name more persons hold than that average says
-(share of persons > ``u``), exact agreement weighs ``log2(m / share)`` instead of
-``log2(m / u)``. Rarer names keep the average weight: agreeing on one is strong evidence
-already, and raising it further would let a rare name alone carry a link. The shares are
-counted over the persons when the model is estimated and stored with it (keyed by a hash
-of the name, only the names they lower), so an incremental run weighs a name exactly as
-the full run did. EM itself runs without them, as in Splink: they only sharpen the
-judgement of individual pairs.
 """
 
 from __future__ import annotations
 
-import hashlib
 import math
-from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from linking.comparisons import Comparison
 
-__all__ = ["FSModel", "estimate", "name_shares"]
+__all__ = ["FSModel", "estimate"]
 
 _EPS = 1e-4
 _PRIOR_WEIGHT = 20
@@ -64,61 +51,29 @@ class FSModel:
     #: the incremental runs reusing this model — is judged against the same universe, so a
     #: record's probability does not depend on when in the run, or in which run, it is judged.
     persons: int = 1
-    #: Share of the persons holding each common name (see the module's docstring), by
-    #: :func:`name_key_hash` of the name; only names more common than ``u`` of an exact name.
-    name_shares: dict[str, float] = field(default_factory=dict)
 
     def weights(self) -> list[np.ndarray]:
         return [np.log2(m / u) for m, u in zip(self.m, self.u, strict=True)]
 
-    def _name_column(self) -> int | None:
-        return self.comparisons.index(TF_COMPARISON) if TF_COMPARISON in self.comparisons else None
-
-    def name_adjustments(self, names: Iterable[str | None]) -> np.ndarray:
-        """Per record name, what exact agreement on it weighs less than on an average name
-        (``log2(u / share)``, negative; 0 for a name no more common than average)."""
-        names = list(names)
-        out = np.zeros(len(names))
-        k = self._name_column()
-        if k is None or not self.name_shares:
-            return out
-        u = float(self.u[k][0])
-        shares = self.name_shares
-        for i, name in enumerate(names):
-            share = shares.get(name_key_hash(name)) if name else None
-            if share is not None and share > u:
-                out[i] = math.log2(u / share)
-        return out
-
-    def score(self, vectors: np.ndarray, name_adjustment: np.ndarray | None = None) -> np.ndarray:
-        """Match weight (log2 likelihood ratio, no prior) of each row of ``vectors``;
-        ``name_adjustment``: per row, what an exact name weighs less for that row's record
-        (:meth:`name_adjustments`)."""
+    def score(self, vectors: np.ndarray) -> np.ndarray:
+        """Match weight (log2 likelihood ratio, no prior) of each row of ``vectors``."""
         w = np.zeros(len(vectors))
         for k, wk in enumerate(self.weights()):
             col = vectors[:, k]
             ok = col != NULL
             w[ok] += wk[col[ok]]
-        k = self._name_column()
-        if name_adjustment is not None and k is not None and len(vectors):
-            w += np.where(vectors[:, k] == 0, name_adjustment, 0.0)
         return w
 
-    def explain(self, vector: Sequence[int], name_adjustment: float = 0.0) -> list[dict]:
-        """Field by field, what a pair's levels contributed (for the review queue); an
-        exact name that many persons hold says by how much it weighs less."""
+    def explain(self, vector: Sequence[int]) -> list[dict]:
+        """Field by field, what a pair's levels contributed (for the review queue)."""
         out = []
         weights = self.weights()
         for k, level in enumerate(vector):
             if level == NULL:
                 out.append({"comparison": self.comparisons[k], "level": "null", "weight": 0.0})
             else:
-                entry = {"comparison": self.comparisons[k], "level": self.levels[k][level],
-                         "weight": round(float(weights[k][level]), 2)}
-                if self.comparisons[k] == TF_COMPARISON and level == 0 and name_adjustment:
-                    entry["weight"] = round(float(weights[k][level]) + name_adjustment, 2)
-                    entry["common_name"] = round(float(name_adjustment), 2)
-                out.append(entry)
+                out.append({"comparison": self.comparisons[k], "level": self.levels[k][level],
+                            "weight": round(float(weights[k][level]), 2)})
         return out
 
     def to_dict(self) -> dict:
@@ -126,7 +81,7 @@ class FSModel:
         back a model that scores every pair the same, which incremental runs rely on."""
         return {
             "prior": [float(x) for x in self.prior], "iterations": self.iterations, "pairs": self.pairs,
-            "persons": self.persons, "notes": self.notes, "name_shares": dict(sorted(self.name_shares.items())),
+            "persons": self.persons, "notes": self.notes,
             "comparisons": {
                 name: {lvl: {"m": float(m[i]), "u": float(u[i])} for i, lvl in enumerate(levels)}
                 for name, levels, m, u in zip(self.comparisons, self.levels, self.m, self.u, strict=True)},
@@ -145,33 +100,7 @@ class FSModel:
                    [np.array([stored[c.name][lvl]["m"] for lvl in c.levels]) for c in comparisons],
                    [np.array([stored[c.name][lvl]["u"] for lvl in c.levels]) for c in comparisons],
                    prior=np.array(data["prior"], dtype=float), iterations=data.get("iterations", 0),
-                   pairs=data.get("pairs", 0), notes=list(data.get("notes", [])), persons=data["persons"],
-                   name_shares={k: float(v) for k, v in data.get("name_shares", {}).items()})
-
-
-#: The comparison whose exact level is weighed by how common the value is.
-TF_COMPARISON = "name"
-
-
-def name_key_hash(name: str) -> str:
-    """How a name is keyed in :attr:`FSModel.name_shares` (the stored model holds no names)."""
-    return hashlib.blake2b(name.casefold().encode(), digest_size=8).hexdigest()
-
-
-def name_shares(person_names: Iterable[Sequence[str]], n_persons: int, u_exact: float) -> dict[str, float]:
-    """Per name more common than ``u_exact`` (the chance that a random pair agrees on the
-    name), the share of the ``n_persons`` persons holding it; ``person_names``: each
-    person's names (a person counts once per name, whatever its case)."""
-    counts: Counter[str] = Counter()
-    for names in person_names:
-        if len(names) == 1:  # nearly every person
-            counts[names[0].casefold()] += 1
-        else:
-            counts.update({n.casefold() for n in names if n})
-    if n_persons <= 0:
-        return {}
-    floor = u_exact * n_persons
-    return {name_key_hash(n): c / n_persons for n, c in counts.items() if n and c > floor}
+                   pairs=data.get("pairs", 0), notes=list(data.get("notes", [])), persons=data["persons"])
 
 
 def _frequencies(vectors: np.ndarray, k: int, n_levels: int, weights: np.ndarray | None = None) -> np.ndarray:

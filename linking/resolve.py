@@ -64,7 +64,7 @@ from datetime import date
 import numpy as np
 
 from linking.comparisons import COMPARISONS, Profile, comparison_vector, id_repairs
-from linking.model import NULL, TF_COMPARISON, FSModel, estimate, name_shares, posteriors
+from linking.model import NULL, FSModel, estimate, posteriors
 from linking.names import homophones, name_key
 from linking.records import PERSON_RESOURCES, LinkRecord
 
@@ -377,7 +377,7 @@ def resolve(records: list[LinkRecord], as_of: date, *, decisions: Iterable[Decis
         model, cand = _estimate(records, P, residue_anchors + residue, labelled, seed)
         say(f"linking: model estimated from {min(len(labelled), 20_000):,} ID-linked pairs, "
             f"{min(50_000, 10 * n) if P.members else 0:,} random pairs and {len(cand):,} candidate pairs "
-            f"({model.iterations} EM iterations; {len(model.name_shares):,} names common enough to weigh less)")
+            f"({model.iterations} EM iterations)")
     else:
         say(f"linking: the stored model (estimated over {model.persons:,} persons)")
     n_persons = model.persons
@@ -433,8 +433,7 @@ def resolve(records: list[LinkRecord], as_of: date, *, decisions: Iterable[Decis
         vs = vectors(rs, pair_j, pair_p)
         g = np.asarray(pair_j, dtype=np.int64)
         cls = np.asarray([_CLASS[(r.platform, r.resource)] for r in rs], dtype=np.int64)
-        common = model.name_adjustments(r.name for r in rs)  # a common name weighs less
-        probs = posteriors(model.score(vs, common[g]), g, model.prior[cls], n_persons)
+        probs = posteriors(model.score(vs), g, model.prior[cls], n_persons)
         starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
         ends = np.r_[starts[1:], len(g)]
         for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
@@ -450,8 +449,7 @@ def resolve(records: list[LinkRecord], as_of: date, *, decisions: Iterable[Decis
                 for k in (a + np.argsort(-seg)[:3]).tolist():
                     if probs[k] >= 0.05:
                         review.append(ReviewItem(rs[j].idx, pair_p[k], float(probs[k]),
-                                                 _explain(model, vs[k].tolist(), borrowed.get(rs[j].idx),
-                                                          float(common[j]))))
+                                                 _explain(model, vs[k].tolist(), borrowed.get(rs[j].idx))))
                 out[j] = (None, pb, "review")
             else:
                 out[j] = (None, pb, "unmatched")
@@ -669,12 +667,11 @@ def _flat_part(value: str | None) -> str | None:
 _BORROWED_BY = {"id_prefix": "masked_id", "id_suffix": "masked_id", "birth_year": "birth", "phone": "phone"}
 
 
-def _explain(model: FSModel, vector: list[int], lent: dict[str, object] | None,
-             common_name: float = 0.0) -> list[dict]:
+def _explain(model: FSModel, vector: list[int], lent: dict[str, object] | None) -> list[dict]:
     """The model's field-by-field explanation, each comparison that weighed a value the
     order borrowed from its flat's other orders marked so (the steward sees the order
-    without it), and a common name's lower weight."""
-    out = model.explain(vector, common_name)
+    without it)."""
+    out = model.explain(vector)
     if lent:
         marked = {_BORROWED_BY[f] for f in lent}
         for entry in out:
@@ -758,8 +755,6 @@ def _estimate(records: list[LinkRecord], P: _Persons, residue: list[LinkRecord],
     persons = np.frombuffer(person_of, dtype=np.int64) if len(person_of) else np.zeros(0, dtype=np.int64)
     record_class = np.asarray([_CLASS[(r.platform, r.resource)] for r in records], dtype=np.int64)
     model = estimate(COMPARISONS, random_v, labelled_v, cand_v, groups, record_class, len(P.members))
-    k = model.comparisons.index(TF_COMPARISON)
-    model.name_shares = name_shares((p.names for p in P.profiles), len(P.members), float(model.u[k][0]))
     return model, _CandidatePairs(groups, persons, cand_v, len(P.members) + 1)
 
 
