@@ -5,8 +5,9 @@ nothing. The watermark moves afterwards, once every earlier page has landed too
 
 Set-based per page, and as little as possible inside the transaction (on SQLite it holds
 the one write lock every landing process waits for): one multi-row insert of the versions
-into ``landing_record``, whose unique key (record id, content hash) skips a version landed
-before — the insert's own count says how many were new, so no lookup precedes it — and
+into ``landing_record``, whose unique key (update time, record id, content hash — the
+update time is part of the content, and leads the key so that keys arrive in order) skips a
+version landed before — the insert's own count says how many were new, so no lookup precedes it — and
 one upsert of each record's latest version here into the staging table, in which the
 later update time wins (on a tie, the later delivery: the page's own order, and a later
 page over an earlier one). A staging row that holds the very version delivered again
@@ -119,6 +120,8 @@ def land_page(engine: Engine, spec: ResourceSpec, batch_id: int, page: Page,
     stg_cols = ("record_id", "updated_at", "deleted", "version_hash", "batch_id", "issues", *build.columns)
     land_w = writer(dialect, _landing, _LANDING_COLS, _LANDING_CONFLICT, prebound=("updated_at",))
     stg_w = writer(dialect, table, stg_cols, upsert_latest(table), prebound=("updated_at", *build.columns))
+    # (on SQLite the bound time is text, and the landing key compares it: a whole second
+    # is written "…:44", which migration 0009 made every stored time agree with)
     bind_time = _landing.c.updated_at.type.bind_processor(dialect) or (lambda v: v)
     # One staging row per record: its latest version here, on a tie the later one.
     latest: dict[str, int] = {}
@@ -157,7 +160,7 @@ def land_page(engine: Engine, spec: ResourceSpec, batch_id: int, page: Page,
 
 _LANDING_COLS = ("platform", "resource", "record_id", "updated_at", "deleted", "version_hash", "batch_id",
                  "payload")
-_LANDING_CONFLICT = 'ON CONFLICT ("platform", "resource", "record_id", "version_hash") DO NOTHING'
+_LANDING_CONFLICT = 'ON CONFLICT ("platform", "resource", "updated_at", "record_id", "version_hash") DO NOTHING'
 def _bump_batch(conn: Connection, batch_id: int, c: PageCounts) -> None:
     b = _batch.c
     conn.execute(update(_batch).where(b.id == batch_id).values(

@@ -69,7 +69,13 @@ class IngestWatermark(Base):
 class LandingRecord(Base):
     __tablename__ = "landing_record"
     __table_args__ = (
-        UniqueConstraint("platform", "resource", "record_id", "version_hash", name="uq_landing_version"),
+        # A version is its record id and content hash; its update time (part of the content,
+        # so the same for every delivery of it) leads the key because change lists arrive
+        # in update-time order: new keys land at the end of the index instead of at random
+        # places across it, which at a city's tens of millions of versions is most of the
+        # landing's cost under SQLite's one write lock.
+        UniqueConstraint("platform", "resource", "updated_at", "record_id", "version_hash",
+                         name="uq_landing_version"),
         Index("ix_landing_record_batch", "batch_id"),
     )
 

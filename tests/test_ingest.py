@@ -432,6 +432,44 @@ def test_sqlite_landing_copies_its_log_into_the_database_after_releasing_the_loc
     engine.dispose()
 
 
+def test_the_landing_key_led_by_the_update_time_keeps_what_was_landed_and_refuses_the_same_versions(db_url) -> None:  # noqa: ANN001
+    """Migration 0009 puts the update time in front of the landing table's unique key
+    (keys then arrive in index order): the versions landed before stay, and a version
+    delivered again is still refused, on both databases."""
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import insert, inspect
+
+    from hub.db import MIGRATIONS, make_engine, upgrade
+    from landing.bulk import writer
+    from landing.loader import _LANDING_COLS, _LANDING_CONFLICT
+    from tests.world import T0
+
+    engine = make_engine(db_url)
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0008")
+    row = {"platform": "civil_affairs", "resource": "elders", "record_id": "E1", "updated_at": T0, "deleted": False,
+           "version_hash": "a" * 32, "batch_id": 1, "payload": "{}"}
+    with engine.begin() as conn:
+        conn.execute(insert(LandingRecord), [row, {**row, "updated_at": T0 + timedelta(hours=1), "version_hash": "b" * 32}])
+    upgrade(engine)
+    (uq,) = [u for u in inspect(engine).get_unique_constraints("landing_record") if u["name"] == "uq_landing_version"]
+    assert uq["column_names"] == ["platform", "resource", "updated_at", "record_id", "version_hash"]
+    w = writer(engine.dialect, LandingRecord.__table__, _LANDING_COLS, _LANDING_CONFLICT, prebound=("updated_at",))
+    again = {**row, "updated_at": T0 + timedelta(hours=1), "version_hash": "b" * 32}
+    new = {**row, "updated_at": T0 + timedelta(hours=2), "version_hash": "c" * 32}
+    bind = LandingRecord.__table__.c.updated_at.type.bind_processor(engine.dialect) or (lambda v: v)
+    with engine.begin() as conn:
+        written = w.write(conn, [tuple(bind(r[c]) if c == "updated_at" else r[c] for c in _LANDING_COLS)
+                                 for r in (again, new)])
+        assert written == 1  # the version landed before the migration is recognised
+        assert conn.execute(select(func.count()).select_from(LandingRecord)).scalar() == 3
+    engine.dispose()
+
+
 def _watermark(settings, platform: str, resource: str):  # noqa: ANN202
     from schemas.landing import IngestWatermark
 
