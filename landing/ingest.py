@@ -27,6 +27,7 @@ With one worker everything runs in the calling process, one job after another.
 from __future__ import annotations
 
 import fcntl
+import gc
 import logging
 import multiprocessing
 import os
@@ -54,6 +55,7 @@ from connectors import (
 from connectors.errors import ConnectorError
 from connectors.http import Pacer
 from connectors.paginators import Page, Unparsed
+from hub.collector import collector_paused
 from hub.db import checkpoint_if_large, checkpoint_passive, get_engine, manual_checkpoints
 from hub.errors import HubError
 from hub.settings import HubSettings, get_settings
@@ -371,6 +373,7 @@ def _ingest_inline(jobs: list[_Job], conns: dict[str, Any], settings: HubSetting
                     job.sent(seq, 1, chunk)
                     counts = land_page(job.engine, job.spec, job.batch_id, chunk)
                     checkpoint_if_large(job.engine, settings.sqlite_wal_limit_mb * 2**20)
+                    gc.collect()  # (the collector is paused: see _ingest)
                     job.landed_part(seq, counts)
                     if progress and time.monotonic() - last >= 5:
                         last = time.monotonic()
@@ -412,6 +415,14 @@ def _landing_worker(settings: HubSettings, tasks: Any, results: Any, write_lock:
     random-keyed indexes then write each page they touch once for many records."""
     engine = get_engine(settings, migrate=False)
     manual_checkpoints(engine)  # after each landing, outside the write lock
+    # Python's cyclic collector would traverse the held records (tens of thousands of
+    # dicts, long-lived by its measure) again and again while they wait for their
+    # transaction. They hold no cycles (reference counting frees them once landed): the
+    # collector is off for this process's life, what the process holds at its start is
+    # set aside, and a collection after each landing frees what cycles the database
+    # layer made (see hub.collector).
+    gc.freeze()
+    gc.disable()
     specs = {(s.platform, s.resource): s for ss in RESOURCES.values() for s in ss}
     failed: set[int] = set()  # jobs this worker failed: their later parts are skipped, not landed
     wal_limit = settings.sqlite_wal_limit_mb * 2**20
@@ -429,6 +440,7 @@ def _landing_worker(settings: HubSettings, tasks: Any, results: Any, write_lock:
                                 write_lock)
             checkpoint_passive(engine)
             checkpoint_if_large(engine, wal_limit)
+            gc.collect()
         except Exception as exc:  # noqa: BLE001 - reported to the coordinator, which fails the job
             failed.add(job)
             error = f"landing failed: {type(exc).__name__}: {exc}"
@@ -702,9 +714,12 @@ def _ingest_parallel(jobs: list[_Job], conns: dict[str, Any], settings: HubSetti
                for i in range(len(jobs))]
     for t in threads:
         t.start()
-    last = t0 = time.monotonic()
+    last = t0 = collected = time.monotonic()
     try:
         while any(t.is_alive() for t in threads):
+            if time.monotonic() - collected >= _COLLECT_SECONDS:  # (the collector is paused: see _ingest)
+                gc.collect()
+                collected = time.monotonic()
             try:
                 i, seq, counts, error = workers.results.get(timeout=0.5)
             except queue.Empty:
@@ -747,12 +762,21 @@ def _ingest(specs: list[ResourceSpec], run_id: int, settings: HubSettings, engin
     conns = {p: _connect(p, airflow) for p in {s.platform for s in specs}}
     jobs = _open_jobs(engine, run_id, specs, timedelta(seconds=settings.overlap_seconds), read_from or ReadFrom())
     n = settings.ingest_workers
-    if n <= 1:
-        return _ingest_inline(jobs, conns, settings, progress)
-    # the biggest reads first, so that they do not start last
-    order = sorted(range(len(jobs)), key=lambda i: -_RESOURCE_WEIGHT.get((specs[i].platform, specs[i].resource), 0))
-    results = _ingest_parallel([jobs[i] for i in order], conns, settings, n, progress)
+    # Pages in flight are tens of thousands of records that Python's collector would
+    # traverse again and again; it is paused, and run every few seconds (or after each
+    # landing, inline) to free what cycles the HTTP and database layers make.
+    with collector_paused(freeze=True):
+        if n <= 1:
+            return _ingest_inline(jobs, conns, settings, progress)
+        # the biggest reads first, so that they do not start last
+        order = sorted(range(len(jobs)),
+                       key=lambda i: -_RESOURCE_WEIGHT.get((specs[i].platform, specs[i].resource), 0))
+        results = _ingest_parallel([jobs[i] for i in order], conns, settings, n, progress)
     return [results[order.index(i)] for i in range(len(jobs))]
+
+
+#: How often the coordinator of a parallel ingest runs the (paused) cyclic collector.
+_COLLECT_SECONDS = 5.0
 
 
 #: Rough share of records per resource: the biggest reads start first.

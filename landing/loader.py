@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,6 +27,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, Engine, Table, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
 
 from connectors.paginators import Page, Unparsed
 from connectors.platforms import ResourceSpec
@@ -120,9 +122,7 @@ def land_page(engine: Engine, spec: ResourceSpec, batch_id: int, page: Page,
     stg_cols = ("record_id", "updated_at", "deleted", "version_hash", "batch_id", "issues", *build.columns)
     land_w = writer(dialect, _landing, _LANDING_COLS, _LANDING_CONFLICT, prebound=("updated_at",))
     stg_w = writer(dialect, table, stg_cols, upsert_latest(table), prebound=("updated_at", *build.columns))
-    # (on SQLite the bound time is text, and the landing key compares it: a whole second
-    # is written "…:44", which migration 0009 made every stored time agree with)
-    bind_time = _landing.c.updated_at.type.bind_processor(dialect) or (lambda v: v)
+    bind_time = _bind_time(dialect)
     # One staging row per record: its latest version here, on a tie the later one.
     latest: dict[str, int] = {}
     for i, v in enumerate(versions):
@@ -156,6 +156,19 @@ def land_page(engine: Engine, spec: ResourceSpec, batch_id: int, page: Page,
         # landing workers count into it
         _bump_batch(conn, batch_id, counts)
     return counts
+
+
+def _bind_time(dialect: Dialect) -> Callable[[datetime], Any]:
+    """The update time as bound for both tables, converted once. On SQLite it is text,
+    and the landing key compares it: written here as sqlite3's default adapter has
+    written it since the bulk writer (``…:44`` for a whole second, ``…:44.250000``
+    otherwise), which migration 0009 made every stored time agree with — once per
+    version instead of once per table, and without that adapter, which Python 3.12
+    deprecates."""
+    proc = _landing.c.updated_at.type.bind_processor(dialect) or (lambda v: v)
+    if dialect.name != "sqlite":
+        return proc
+    return lambda v: proc(v).isoformat(" ")
 
 
 _LANDING_COLS = ("platform", "resource", "record_id", "updated_at", "deleted", "version_hash", "batch_id",

@@ -17,13 +17,11 @@ model: what an incremental run must come to.
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import importlib.util
 import logging
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -31,6 +29,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine, func, insert, select, update
 
+from hub.collector import collector_paused
 from hub.db import get_engine
 from hub.settings import HubSettings, get_settings
 from landing.bulk import raw_rows
@@ -98,22 +97,6 @@ def _decisions(conn: Connection) -> list[Decision]:
     rows = conn.execute(select(d.platform, d.resource, d.record_id, d.other_platform, d.other_resource,
                                d.other_record_id, d.decision).where(d.active.is_(True)).order_by(d.id))
     return [Decision((r[0], r[1], r[2]), (r[3], r[4], r[5]), r[6]) for r in rows]
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector for a linking run. The run builds millions
-    of long-lived objects (records, profiles, clusters, golden records) that live until
-    it ends; the collector would traverse them again each time enough new ones pile up —
-    about a third of a 20,000-elder run. They hold no reference cycles worth collecting
-    meanwhile, and are freed by reference counting when the run returns."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
 
 
 class LinkModeError(RuntimeError):

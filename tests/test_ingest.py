@@ -10,6 +10,7 @@ import orjson
 import pytest
 from sqlalchemy import func, select
 
+from hub.collector import collector_paused
 from hub.db import get_engine
 from landing import ingest as ingest_mod
 from landing.ingest import ingest_all
@@ -227,6 +228,36 @@ def test_unkeyable_records_are_rejected_with_reasons_and_counted(serve, settings
     assert any("not a JSON object" in r for r in reasons)
 
 
+def test_records_land_with_the_cyclic_collector_paused_and_it_is_restored_after(serve, settings,
+                                                                              monkeypatch) -> None:
+    import gc
+
+    store = SimStore()
+    for k in range(3):
+        put(store, "civil_affairs", "elders", "record_id", civil_elder(f"E{k}", T0), T0)
+    store.finalize()
+    serve(store, SimClock(T0 + timedelta(days=1)))
+    seen = []
+    land = ingest_mod.land_page
+    monkeypatch.setattr(ingest_mod, "land_page",
+                        lambda *a, **kw: seen.append((gc.isenabled(), gc.get_freeze_count() > 0)) or land(*a, **kw))
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    result = ingest_all(["civil_affairs"], settings=settings)
+    assert result.received == 3
+    assert seen and set(seen) == {(False, True)}
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    with pytest.raises(RuntimeError), collector_paused(freeze=True):
+        raise RuntimeError("a failed ingest")
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    gc.freeze()  # frozen by somebody else before: left frozen
+    try:
+        with collector_paused(freeze=True):
+            assert not gc.isenabled()
+        assert gc.isenabled() and gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+
+
 @pytest.mark.parametrize("workers", [1, 3])
 def test_latest_version_wins_ties_go_to_the_later_delivery_and_tombstones_stick(serve, settings, workers) -> None:
     store = SimStore()
@@ -442,7 +473,7 @@ def test_the_landing_key_led_by_the_update_time_keeps_what_was_landed_and_refuse
 
     from hub.db import MIGRATIONS, make_engine, upgrade
     from landing.bulk import writer
-    from landing.loader import _LANDING_COLS, _LANDING_CONFLICT
+    from landing.loader import _LANDING_COLS, _LANDING_CONFLICT, _bind_time
     from tests.world import T0
 
     engine = make_engine(db_url)
@@ -461,7 +492,7 @@ def test_the_landing_key_led_by_the_update_time_keeps_what_was_landed_and_refuse
     w = writer(engine.dialect, LandingRecord.__table__, _LANDING_COLS, _LANDING_CONFLICT, prebound=("updated_at",))
     again = {**row, "updated_at": T0 + timedelta(hours=1), "version_hash": "b" * 32}
     new = {**row, "updated_at": T0 + timedelta(hours=2), "version_hash": "c" * 32}
-    bind = LandingRecord.__table__.c.updated_at.type.bind_processor(engine.dialect) or (lambda v: v)
+    bind = _bind_time(engine.dialect)  # as land_page binds it
     with engine.begin() as conn:
         written = w.write(conn, [tuple(bind(r[c]) if c == "updated_at" else r[c] for c in _LANDING_COLS)
                                  for r in (again, new)])
