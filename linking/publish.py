@@ -27,14 +27,16 @@ from __future__ import annotations
 import hashlib
 from collections import Counter, defaultdict
 from collections.abc import Collection, Container
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 import orjson
-from sqlalchemy import Connection, Table, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, func, insert, literal, select, update
 
-from landing.bulk import raw_rows, writer
+from landing.bulk import indexes_built_after, raw_rows, writer
 from linking.resolve import Key, Resolution, StateRow
 from linking.survivorship import golden, golden_number
 from schemas.registry import LinkReview, LinkState, PersonLink, PersonVersion, RegistryRelease
@@ -159,50 +161,54 @@ def publish(conn: Connection, res: Resolution, link_run_id: int, as_of: date | N
     retired = live - taken - set(merged)
 
     # --- person versions
-    new_versions: list[dict[str, Any]] = []
-    close: list[str] = []
-    restamp: list[dict[str, str]] = []  # the same golden record, built from other versions
-    versions_written = 0
-    for c, _members in clusters:
-        pid = person_ids[c]
-        cur = current_persons.get(pid)  # type: ignore[arg-type]
-        live_now = cur is not None and cur.merged_into is None
-        if incremental and live_now and cur.members_hash == built_from[c]:
-            continue  # built from exactly what it was built from last time
-        content = {"person_id": pid, **golden([records[i] for i in members_of[c]], confident, refuse)}
-        built += 1  # (only its row is kept from here on: a city's golden records do not pile up)
-        h = _hash(content)
-        if live_now and cur.content_hash == h:
-            if cur.members_hash != built_from[c]:
-                restamp.append({"p": pid, "m": built_from[c]})  # type: ignore[dict-item]
-            continue
-        if cur is not None:
-            close.append(pid)  # type: ignore[arg-type]
-        new_versions.append(_version_row(pid, release, content, h, built_from[c]))  # type: ignore[arg-type]
-        if len(new_versions) >= _VERSIONS_CHUNK:  # written as they come: a city's rows are never all held
-            versions_written += len(new_versions)
-            _close(conn, PersonVersion, pv.person_id, close, release)  # the old versions first
-            _bulk(conn, PersonVersion.__table__, new_versions, prebound=("content",))
-            close, new_versions = [], []
-    if restamp:
-        conn.execute(update(PersonVersion).where(pv.person_id == bindparam("p"), pv.valid_to.is_(None))
-                     .values(members_hash=bindparam("m")), restamp)
-    for pid, survivor in merged.items():
-        close.append(pid)
-        new_versions.append({"person_id": pid, "valid_from": release, "valid_to": None, "merged_into": survivor,
-                             "content": _json({"person_id": pid, "merged_into": survivor}), "content_hash": None})
-    close.extend(retired)
-    # an id merged earlier follows its survivor if that one was merged now
-    for pid, r in current_persons.items():
-        if r.merged_into in merged:
+    # a first release of a city: its millions of versions without the secondary indexes,
+    # built once at the end
+    bulk = len(clusters) >= _BULK_ROWS and _empty(conn, PersonVersion)
+    with indexes_built_after(conn, PersonVersion.__table__) if bulk else nullcontext():
+        new_versions: list[dict[str, Any]] = []
+        close: list[str] = []
+        restamp: list[dict[str, str]] = []  # the same golden record, built from other versions
+        versions_written = 0
+        for c, _members in clusters:
+            pid = person_ids[c]
+            cur = current_persons.get(pid)  # type: ignore[arg-type]
+            live_now = cur is not None and cur.merged_into is None
+            if incremental and live_now and cur.members_hash == built_from[c]:
+                continue  # built from exactly what it was built from last time
+            content = {"person_id": pid, **golden([records[i] for i in members_of[c]], confident, refuse)}
+            built += 1  # (only its row is kept from here on: a city's golden records do not pile up)
+            h = _hash(content)
+            if live_now and cur.content_hash == h:
+                if cur.members_hash != built_from[c]:
+                    restamp.append({"p": pid, "m": built_from[c]})  # type: ignore[dict-item]
+                continue
+            if cur is not None:
+                close.append(pid)  # type: ignore[arg-type]
+            new_versions.append(_version_row(pid, release, content, h, built_from[c]))  # type: ignore[arg-type]
+            if len(new_versions) >= _VERSIONS_CHUNK:  # written as they come: a city's rows are never all held
+                versions_written += len(new_versions)
+                _close(conn, PersonVersion, pv.person_id, close, release)  # the old versions first
+                _bulk(conn, PersonVersion.__table__, new_versions, prebound=("content",))
+                close, new_versions = [], []
+        if restamp:
+            conn.execute(update(PersonVersion).where(pv.person_id == bindparam("p"), pv.valid_to.is_(None))
+                         .values(members_hash=bindparam("m")), restamp)
+        for pid, survivor in merged.items():
             close.append(pid)
-            new_versions.append({"person_id": pid, "valid_from": release, "valid_to": None,
-                                 "merged_into": merged[r.merged_into],
-                                 "content": _json({"person_id": pid, "merged_into": merged[r.merged_into]}),
-                                 "content_hash": None})
-    _close(conn, PersonVersion, pv.person_id, close, release)
-    _bulk(conn, PersonVersion.__table__, new_versions, prebound=("content",))
-    versions_written += len(new_versions)
+            new_versions.append({"person_id": pid, "valid_from": release, "valid_to": None, "merged_into": survivor,
+                                 "content": _json({"person_id": pid, "merged_into": survivor}), "content_hash": None})
+        close.extend(retired)
+        # an id merged earlier follows its survivor if that one was merged now
+        for pid, r in current_persons.items():
+            if r.merged_into in merged:
+                close.append(pid)
+                new_versions.append({"person_id": pid, "valid_from": release, "valid_to": None,
+                                     "merged_into": merged[r.merged_into],
+                                     "content": _json({"person_id": pid, "merged_into": merged[r.merged_into]}),
+                                     "content_hash": None})
+        _close(conn, PersonVersion, pv.person_id, close, release)
+        _bulk(conn, PersonVersion.__table__, new_versions, prebound=("content",))
+        versions_written += len(new_versions)
 
     # --- links
     seen: set[tuple[str, str, str]] = set()
@@ -229,7 +235,13 @@ def publish(conn: Connection, res: Resolution, link_run_id: int, as_of: date | N
         conn.execute(update(PersonLink).where(pl.platform == bindparam("p"), pl.resource == bindparam("r"),
                                               pl.record_id == bindparam("i"), pl.valid_to.is_(None))
                      .values(valid_to=release), close_links)
-    writer(conn, PersonLink.__table__, _LINK_COLS).write(conn, link_rows)
+    link_writer = writer(conn, PersonLink.__table__, _LINK_COLS)
+    if len(link_rows) >= _BULK_ROWS and _empty(conn, PersonLink):
+        # a first release of a city: ten million links, their indexes built once at the end
+        with indexes_built_after(conn, PersonLink.__table__):
+            link_writer.write(conn, _in_key_order(link_rows))
+    else:
+        link_writer.write(conn, link_rows)
 
     # --- the review queue: this run's uncertain matches replace the open ones
     lr = LinkReview.__table__.c
@@ -345,6 +357,28 @@ def _write_state(conn: Connection, state: dict[Key, StateRow], previous: dict[Ke
             [{"p": k[0], "r": k[1], "i": k[2]} for k in gone])
     rows = [(*k, *row) for k, row in state.items() if previous.get(k) != row]
     writer(conn, LinkState.__table__, _STATE_COLS).write(conn, rows)
+
+
+#: From this many rows into an empty table (links, or persons' versions), its secondary
+#: indexes are built after the rows are in (``landing.bulk.indexes_built_after``).
+_BULK_ROWS = 100_000
+
+
+def _empty(conn: Connection, model: type) -> bool:
+    return conn.execute(select(literal(1)).select_from(model.__table__).limit(1)).first() is None
+
+
+def _in_key_order(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Link rows (in ``_LINK_COLS`` order) in the order of the table's primary key:
+    grouped by platform and resource, each group by record id (sorting the groups alone
+    costs a fraction of sorting all rows by the three)."""
+    groups: dict[tuple[str, str], list[tuple[Any, ...]]] = defaultdict(list)
+    for row in rows:
+        groups[(row[0], row[1])].append(row)
+    out: list[tuple[Any, ...]] = []
+    for key in sorted(groups):
+        out.extend(sorted(groups.pop(key), key=itemgetter(2)))
+    return out
 
 
 def _json(content: dict[str, Any]) -> str:

@@ -406,6 +406,42 @@ def test_an_incremental_run_publishes_what_a_rebuild_with_its_model_would(settin
     assert after["persons"][after["links"][("public_security", "residents", "R3")][0]]["name"].startswith("欧阳")
 
 
+def test_a_first_release_written_before_its_indexes_are_built_is_the_same_release(settings, engine,  # noqa: ANN001
+                                                                                   monkeypatch) -> None:
+    """A city's first release writes its links and persons' versions into the empty tables
+    and builds their secondary indexes afterwards: the indexes are all there again, and a
+    rebuild (the rows one by one, against what was written) finds nothing to change."""
+    from sqlalchemy import inspect
+
+    from linking import publish as pub
+
+    pop = population(engine, 10)
+    for k, (id18, name, born, _sex) in enumerate(pop):
+        _order(engine, f"O{k}", id18, name, born, f"1380000{k:04d}")
+
+    def indexes() -> dict:
+        insp = inspect(engine)
+        return {t: sorted((ix["name"], tuple(ix["column_names"])) for ix in insp.get_indexes(t))
+                for t in ("person_link", "person_version")}
+
+    before = indexes()
+    assert before["person_link"] and before["person_version"]
+    bulk_tables: list[str] = []
+    built_after = pub.indexes_built_after
+    monkeypatch.setattr(pub, "indexes_built_after",
+                        lambda conn, table: bulk_tables.append(table.name) or built_after(conn, table))
+    monkeypatch.setattr(pub, "_BULK_ROWS", 5)
+    first = link(settings)
+    assert bulk_tables == ["person_version", "person_link"]
+    assert first.published.links_written == len(current(engine)) == 30
+    assert indexes() == before
+    written = _published(engine)
+    rebuilt = link(settings, mode="rebuild")
+    assert bulk_tables == ["person_version", "person_link"]  # the tables are not empty now
+    assert (rebuilt.published.versions_written, rebuilt.published.links_written) == (0, 0)
+    assert _published(engine) == written
+
+
 def test_which_runs_are_full(settings, engine, monkeypatch) -> None:  # noqa: ANN001
     with pytest.raises(LinkModeError, match="no earlier run"):
         link(settings, mode="rebuild")
