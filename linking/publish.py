@@ -26,13 +26,15 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter, defaultdict
-from collections.abc import Collection, Container
+from collections.abc import Collection, Container, Iterable
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from operator import itemgetter
+from itertools import groupby
+from operator import attrgetter, itemgetter
 from typing import Any, NamedTuple
 
+import numpy as np
 import orjson
 from sqlalchemy import Connection, Table, bindparam, func, insert, literal, select, update
 
@@ -92,9 +94,6 @@ def publish(conn: Connection, res: Resolution, link_run_id: int, as_of: date | N
     from ``res.state`` is written)."""
     release = (conn.execute(select(func.max(RegistryRelease.release))).scalar() or 0) + 1
     pl, pv = PersonLink.__table__.c, PersonVersion.__table__.c
-    current_links = {(p, r, i): (person, conf, how) for p, r, i, person, conf, how in raw_rows(
-        conn, select(pl.platform, pl.resource, pl.record_id, pl.person_id, pl.confidence, pl.method)
-        .where(pl.valid_to.is_(None)))}
     current_persons = {r[0]: _Current(*r) for r in raw_rows(
         conn, select(pv.person_id, pv.merged_into, pv.id_card_no, pv.content_hash, pv.members_hash)
         .where(pv.valid_to.is_(None)))}
@@ -104,20 +103,24 @@ def publish(conn: Connection, res: Resolution, link_run_id: int, as_of: date | N
 
     records = res.records
     clusters = [(c, members) for c, members in enumerate(res.persons) if members]
+    ids = _Ids(current_persons)
+    methods: dict[str, int] = {}
+    old = _old_links(conn, records, ids, methods)
+    cluster_of = np.fromiter((-1 if c is None else c for c in res.person_of), dtype=np.int64, count=len(records))
+    anchor = np.zeros(len(records), dtype=bool)
+    anchor[[r.idx for r in records if r.anchor]] = True
+    # the records whose current link names a live person, and which cluster they are in now
+    is_live = np.zeros(len(ids.pids), dtype=bool)
+    is_live[[ids.of[pid] for pid in live]] = True
+    voting = (cluster_of >= 0) & (old.person >= 0)
+    voting[voting] = is_live[old.person[voting]]
 
     # --- ids: inherit by vote, then by ID number, else new
-    votes: list[tuple[int, int, str]] = []
-    for c, members in clusters:
-        tally: Counter = Counter()
-        for i in members:
-            old = current_links.get(records[i].key)
-            if old and old[0] in live:
-                tally[old[0]] += _ANCHOR_VOTE if records[i].anchor else 1
-        votes.extend((n, c, pid) for pid, n in tally.items())
-    votes.sort(key=lambda v: (-v[0], v[2], v[1]))
     person_ids: list[str | None] = [None] * len(res.persons)
     taken: set[str] = set()
-    for _n, c, pid in votes:
+    for c, code in _by_votes(cluster_of[voting], old.person[voting],
+                             np.where(anchor[voting], _ANCHOR_VOTE, 1), ids.pids):
+        pid = ids.pids[code]
         if person_ids[c] is None and pid not in taken:
             person_ids[c] = pid
             taken.add(pid)
@@ -150,14 +153,13 @@ def publish(conn: Connection, res: Resolution, link_run_id: int, as_of: date | N
         person_ids[c] = pid
         taken.add(pid)
 
-    # --- old ids not kept: merged into the cluster holding most of their records, or retired
-    where_now: dict[str, Counter] = defaultdict(Counter)
-    for c, members in clusters:
-        for i in members:
-            old = current_links.get(records[i].key)
-            if old and old[0] in live and old[0] not in taken:
-                where_now[old[0]][person_ids[c]] += 1
-    merged = {pid: where_now[pid].most_common(1)[0][0] for pid in live - taken if where_now.get(pid)}
+    # --- old ids not kept: merged into the cluster holding most of their records (of equal
+    # ones, the first), or retired
+    kept = np.zeros(len(ids.pids), dtype=bool)
+    kept[[ids.of[pid] for pid in taken if pid in ids.of]] = True
+    left = voting.copy()
+    left[left] = ~kept[old.person[left]]
+    merged = {ids.pids[code]: person_ids[c] for code, c in _most_held(old.person[left], cluster_of[left])}
     retired = live - taken - set(merged)
 
     # --- person versions
@@ -210,27 +212,27 @@ def publish(conn: Connection, res: Resolution, link_run_id: int, as_of: date | N
         _bulk(conn, PersonVersion.__table__, new_versions, prebound=("content",))
         versions_written += len(new_versions)
 
-    # --- links
-    seen: set[tuple[str, str, str]] = set()
+    # --- links: a record's row is replaced when its person, method or confidence changed
+    code_of_cluster = np.asarray([-1 if pid is None else ids.code(pid) for pid in person_ids], dtype=np.int64)
+    person_now = np.where(cluster_of >= 0, code_of_cluster[np.maximum(cluster_of, 0)], -1)
+    method_now = np.fromiter((methods.setdefault(m, len(methods)) for m in res.method), dtype=np.int16,
+                             count=len(records))
+    linked = int(np.count_nonzero(person_now >= 0))
+    same = (old.method == method_now) & (old.person == person_now)  # (old.method is -1 where no link)
+    conf_now = np.asarray(res.confidence, dtype=np.float64)
+    unequal = same & (old.confidence != conf_now)
+    for i in np.flatnonzero(unequal).tolist():  # the stored confidence is rounded to 4 places
+        same[i] = round(float(conf_now[i]), 4) == round(float(old.confidence[i]), 4)
     link_rows: list[tuple[Any, ...]] = []  # in _LINK_COLS order (tuples: a city has millions)
     close_links: list[dict[str, str]] = []
-    linked = 0
-    for r in records:
-        c = res.person_of[r.idx]
-        pid = person_ids[c] if c is not None else None
-        linked += pid is not None
-        conf = round(float(res.confidence[r.idx]), 4)
-        new = (pid, conf, res.method[r.idx])
-        key = r.key
-        seen.add(key)
-        old = current_links.get(key)
-        if old is not None and (old[0], round(old[1], 4), old[2]) == new:
-            continue
-        if old is not None:
+    for i in np.flatnonzero(~same).tolist():
+        r = records[i]
+        if old.method[i] >= 0:
             close_links.append({"p": r.platform, "r": r.resource, "i": r.record_id})
-        link_rows.append((r.platform, r.resource, r.record_id, release, None, pid, conf, res.method[r.idx]))
-    close_links.extend({"p": k[0], "r": k[1], "i": k[2]}
-                       for k in current_links if k not in seen)  # withdrawn records are unlinked
+        c = res.person_of[i]
+        link_rows.append((r.platform, r.resource, r.record_id, release, None,
+                          person_ids[c] if c is not None else None, round(float(conf_now[i]), 4), res.method[i]))
+    close_links.extend({"p": k[0], "r": k[1], "i": k[2]} for k in old.gone)  # withdrawn records are unlinked
     if close_links:  # one statement, executed for many rows
         conn.execute(update(PersonLink).where(pl.platform == bindparam("p"), pl.resource == bindparam("r"),
                                               pl.record_id == bindparam("i"), pl.valid_to.is_(None))
@@ -266,6 +268,99 @@ def publish(conn: Connection, res: Resolution, link_run_id: int, as_of: date | N
     return PublishResult(release, len(clusters), linked, len(records) - linked, new_ids,
                          len(clusters) - new_ids, len(merged), len(retired), versions_written, len(link_rows),
                          len(reviews), person_ids, built)
+
+
+class _Ids:
+    """Person ids as small integers, so that a city's links are compared as arrays."""
+
+    __slots__ = ("of", "pids")
+
+    def __init__(self, pids: Iterable[str]) -> None:
+        self.of: dict[str, int] = {pid: k for k, pid in enumerate(pids)}
+        self.pids: list[str] = list(self.of)
+
+    def code(self, pid: str) -> int:
+        k = self.of.get(pid)
+        if k is None:
+            k = self.of[pid] = len(self.pids)
+            self.pids.append(pid)
+        return k
+
+
+class _OldLinks(NamedTuple):
+    """The current link of each of the resolution's records, by record index: its person
+    (an ``_Ids`` code; -1: none), confidence and method (a code; -1: the record has no
+    current link) — about 18 bytes a record where a dict of tuples took ~500 (5 GB for a
+    city); and the current links of records no longer among them (withdrawn)."""
+
+    person: np.ndarray
+    confidence: np.ndarray
+    method: np.ndarray
+    gone: list[Key]
+
+
+def _old_links(conn: Connection, records: list, ids: _Ids, methods: dict[str, int]) -> _OldLinks:
+    """Read the current links one platform/resource at a time, each matched to its
+    records by record id (so only one resource's lookup is held at a time)."""
+    n = len(records)
+    person = np.full(n, -1, dtype=np.int64)
+    confidence = np.zeros(n, dtype=np.float64)
+    method = np.full(n, -1, dtype=np.int16)
+    gone: list[Key] = []
+    pl = PersonLink.__table__.c
+    of_group: dict[tuple[str, str], list] = defaultdict(list)
+    for group, run in groupby(records, key=attrgetter("platform", "resource")):
+        of_group[group].extend(run)
+    linked_groups = conn.execute(select(pl.platform, pl.resource).where(pl.valid_to.is_(None)).distinct()).all()
+    for platform, resource in sorted({*of_group, *((p, r) for p, r in linked_groups)}):
+        at = {r.record_id: r.idx for r in of_group.pop((platform, resource), ())}
+        idx: list[int] = []
+        persons: list[int] = []
+        confs: list[float] = []
+        hows: list[int] = []
+        for rid, pid, conf, how in raw_rows(conn, select(pl.record_id, pl.person_id, pl.confidence, pl.method).where(
+                pl.platform == platform, pl.resource == resource, pl.valid_to.is_(None))):
+            i = at.get(rid)
+            if i is None:
+                gone.append((platform, resource, rid))
+                continue
+            idx.append(i)
+            persons.append(-1 if pid is None else ids.code(pid))
+            confs.append(conf)
+            m = methods.get(how)
+            hows.append(methods.setdefault(how, len(methods)) if m is None else m)
+        person[idx] = persons
+        confidence[idx] = confs
+        method[idx] = hows
+    return _OldLinks(person, confidence, method, gone)
+
+
+def _by_votes(cluster: np.ndarray, old: np.ndarray, weight: np.ndarray, pids: list[str]) -> list[tuple[int, int]]:
+    """(cluster, old person) pairs by the votes of the cluster's records for the person
+    their current link names, most first; of equal votes, the smaller id, then cluster."""
+    if not len(cluster):
+        return []
+    width = np.int64(len(pids))
+    pairs, where = np.unique(cluster * width + old, return_inverse=True)
+    votes = np.bincount(where, weights=weight)
+    c, o = pairs // width, pairs % width
+    rank = np.empty(len(pids), dtype=np.int64)
+    rank[sorted(range(len(pids)), key=pids.__getitem__)] = np.arange(len(pids))
+    order = np.lexsort((c, rank[o], -votes))
+    return list(zip(c[order].tolist(), o[order].tolist(), strict=True))
+
+
+def _most_held(old: np.ndarray, cluster: np.ndarray) -> list[tuple[int, int]]:
+    """For each old person, the cluster holding most of the records it held (of equal
+    ones, the first)."""
+    if not len(old):
+        return []
+    width = np.int64(cluster.max() + 1)
+    pairs, held = np.unique(old * width + cluster, return_counts=True)
+    o, c = pairs // width, pairs % width
+    order = np.lexsort((c, -held, o))
+    first = order[np.r_[True, o[order][1:] != o[order][:-1]]]
+    return list(zip(o[first].tolist(), c[first].tolist(), strict=True))
 
 
 class _Confident:
