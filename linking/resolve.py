@@ -134,9 +134,9 @@ class _Persons:
         self.members: list[list[int]] = []
         self.profiles: list[Profile] = []
         self.by_id: dict[str, int] = {}
-        # blocking key -> the person holding it, or the set of them when several do (most
-        # keys name one person: a set each would cost a city gigabytes)
-        self.index: dict[tuple, int | set[int]] = {}
+        # blocking key (``_key``) -> the person holding it, or the set of them when several
+        # do (most keys name one person: a set each would cost a city gigabytes)
+        self.index: dict[int | tuple, int | set[int]] = {}
         # oversized blocks' own indexes (``_take``), dropped whenever a person changes
         self._narrow: dict[tuple, _BlockIndex] = {}
 
@@ -153,9 +153,9 @@ class _Persons:
         if r.id18:
             if not r.id_contradicted:  # only a trustworthy number links deterministically
                 self.by_id.setdefault(r.id18, pid)
-            self._put(("id", r.id18), pid)
-            self._put(("id17", r.id18[:17]), pid)
-            self._put(("mask", r.id18[:6], r.id18[14:]), pid)
+            self._put(_key("id", r.id18), pid)
+            self._put(_key("id17", r.id18[:17]), pid)
+            self._put(_key("mask", r.id18[:6], r.id18[14:]), pid)
         y = r.year()
         if r.name:
             if y is not None:
@@ -165,9 +165,9 @@ class _Persons:
                 # the day of birth without the year: a year keyed in wrong (1935 for 1936)
                 self._put(("nd", name_key(r.name), r.birth.month, r.birth.day), pid)
         if r.phone:
-            self._put(("ph", r.phone), pid)
+            self._put(_key("ph", r.phone), pid)
 
-    def _put(self, key: tuple, pid: int) -> None:
+    def _put(self, key: int | tuple, pid: int) -> None:
         have = self.index.get(key)
         if have is None:
             self.index[key] = pid
@@ -198,31 +198,31 @@ class _Persons:
         out: set[int] = set()
         ids = [i for i in (r.id18, r.id_clean) if i]
         for i in ids:
-            self._take(out, ("id", i))
+            self._take(out, _key("id", i))
             for fixed in id_repairs(i):
-                self._take(out, ("id", fixed))
+                self._take(out, _key("id", fixed))
             if len(i) == 18:
-                self._take(out, ("id17", i[:17]))
+                self._take(out, _key("id17", i[:17]))
         if r.id_prefix and r.id_suffix:
-            self._take(out, ("mask", r.id_prefix, r.id_suffix), r)
+            self._take(out, _key("mask", r.id_prefix, r.id_suffix), r, "mask")
         y = r.year()
         if r.name:
             if y is not None:
-                self._take(out, ("ny", name_key(r.name), y), r)
+                self._take(out, ("ny", name_key(r.name), y), r, "ny")
             if r.birth is not None:
-                self._take(out, ("nb", r.name, r.birth), r)
-                self._take(out, ("nd", name_key(r.name), r.birth.month, r.birth.day), r)
+                self._take(out, ("nb", r.name, r.birth), r, "nb")
+                self._take(out, ("nd", name_key(r.name), r.birth.month, r.birth.day), r, "nd")
         if r.phone:
-            self._take(out, ("ph", r.phone), r)
+            self._take(out, _key("ph", r.phone), r, "ph")
         return out
 
-    def _take(self, out: set[int], key: tuple, r: LinkRecord | None = None) -> None:
+    def _take(self, out: set[int], key: int | tuple, r: LinkRecord | None = None, kind: str = "") -> None:
         block = self.index.get(key)
         if block is None:
             return
         if block.__class__ is int:
             out.add(block)  # type: ignore[arg-type]
-        elif len(block) <= _CAP_OF.get(key[0], _BLOCK_CAP):  # type: ignore[arg-type]
+        elif len(block) <= _CAP_OF.get(kind, _BLOCK_CAP):  # type: ignore[arg-type]
             out.update(block)  # type: ignore[arg-type]
         elif r is not None:
             # A key too common to say anything alone (a common name born in one year, in a
@@ -234,9 +234,32 @@ class _Persons:
                 if len(self._narrow) >= _NARROW_CACHE:  # memory stays bounded at a city's scale
                     self._narrow.clear()
                 sub = self._narrow[key] = _BlockIndex(block, self.profiles)  # type: ignore[arg-type]
-            narrowed = sub.agreeing(r, _NARROW_BY[key[0]])
+            narrowed = sub.agreeing(r, _NARROW_BY[kind])
             if len(narrowed) <= _BLOCK_CAP:
                 out.update(narrowed)
+
+
+#: The blocking keys made of digits, as integers (``_key``)
+_DIGIT_KINDS = {"id": 0, "id17": 1, "mask": 2, "ph": 3}
+
+
+def _key(kind: str, *parts: str) -> int | tuple:
+    """The blocking key of an ID number (``id``), its first 17 digits (``id17``), a masked
+    number's first 6 and last 4 characters (``mask``) or a phone (``ph``): one integer
+    when the value is digits with at most a final ``X`` — ~36 bytes where a tuple and its
+    substrings took ~120–170, for the ~4 such keys of each of a city's persons — else the
+    tuple ``(kind, *parts)``. The integer is the digits behind a leading 1 (so that
+    leading zeros count; negative when the value ends in X), times 4, plus the kind:
+    distinct values and kinds never share one."""
+    if kind == "mask" and (len(parts[0]) != 6 or len(parts[1]) != 4):
+        return (kind, *parts)
+    s = "".join(parts)
+    sign = 1
+    if s[-1:] == "X":
+        s, sign = s[:-1], -1
+    if not s.isascii() or not s.isdigit():
+        return (kind, *parts)
+    return sign * int("1" + s) * 4 + _DIGIT_KINDS[kind]
 
 
 #: At most this many oversized blocks' own indexes are kept at a time (``_Persons._take``).
@@ -570,7 +593,7 @@ def _number_links(residue: list[LinkRecord], person_of: list[int | None], confid
         if r.idx in must or r.idx in cannot:
             continue
         (pid, conf), = persons.items()
-        holder = P.index.get(("id", r.id18))
+        holder = P.index.get(_key("id", r.id18))
         if holder is not None and holder != pid:  # another person's anchor holds it too
             continue
         person_of[r.idx], confidence[r.idx], method[r.idx] = pid, conf, "id"

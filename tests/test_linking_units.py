@@ -10,6 +10,7 @@ import pytest
 
 from linking.comparisons import COMPARISONS, Comparison, ComparisonError, Profile, id_repairs
 from linking.model import FSModel
+from linking.publish import _by_votes, _most_held
 from linking.names import homophones, name_key
 from linking.records import LinkRecord
 from linking.resolve import Decision, age_on, resolve
@@ -894,3 +895,38 @@ def test_a_second_registration_with_its_birth_year_mistyped_and_no_number_finds_
     res = resolve(indexed(_world() + [resident, again]), AS_OF)
     assert res.method[again.idx] == "anchor"
     assert [it.person for it in res.review if it.record == again.idx] == [res.person_of[resident.idx]]
+
+
+def test_ids_go_by_votes_most_first_then_the_smaller_id_then_the_cluster() -> None:
+    pids = ["P000000002", "P000000001", "P000000003"]  # codes 0, 1, 2
+    cluster = np.array([0, 0, 1, 1, 2, 2, 2])
+    old = np.array([0, 1, 1, 0, 2, 2, 0])
+    weight = np.array([10, 1, 10, 1, 1, 1, 1])
+    # cluster 0: P2 10, P1 1; cluster 1: P1 10, P2 1; cluster 2: P3 2, P2 1
+    assert _by_votes(cluster, old, weight, pids) == [(1, 1), (0, 0), (2, 2), (0, 1), (1, 0), (2, 0)]
+    assert _by_votes(np.array([5, 4]), np.array([0, 1]), np.array([10, 10]), pids) == [(4, 1), (5, 0)]
+    assert _by_votes(np.array([5, 4]), np.array([0, 0]), np.array([1, 1]), pids) == [(4, 0), (5, 0)]
+    assert _by_votes(np.array([], dtype=int), np.array([], dtype=int), np.array([]), pids) == []
+
+
+def test_an_old_id_goes_where_most_of_its_records_are_the_first_of_equal_ones() -> None:
+    old = np.array([7, 7, 7, 3, 3, 9, 9])
+    cluster = np.array([5, 2, 5, 8, 4, 6, 1])
+    assert _most_held(old, cluster) == [(3, 4), (7, 5), (9, 1)]
+
+
+def test_digit_blocking_keys_are_integers_that_never_confuse_two_values() -> None:
+    from linking.resolve import _key
+
+    values = ["370202195003011234", "37020219500301123X", "070202195003011234", "70202195003011234",
+              "37020219500301123", "13800000000", "013800000000"]
+    keys = {(kind, v): _key(kind, v) for kind in ("id", "id17", "ph") for v in values}
+    assert all(isinstance(k, int) for k in keys.values())
+    assert len(set(keys.values())) == len(keys)  # no two values or kinds share one
+    assert _key("mask", "370202", "123X") == _key("mask", "370202", "123X") != _key("mask", "370202", "1234")
+    assert isinstance(_key("mask", "370202", "123X"), int)
+    # what is not digits (with at most a final X) stays the tuple it always was
+    assert _key("mask", "37020", "2123X") == ("mask", "37020", "2123X")
+    assert _key("id", "37020219500301123Ｘ") == ("id", "37020219500301123Ｘ")
+    assert _key("ph", "０５３２８８８８") == ("ph", "０５３２８８８８")
+    assert _key("id", "X") == ("id", "X")
