@@ -318,6 +318,7 @@ def _old_links(conn: Connection, records: list, ids: _Ids, methods: dict[str, in
         persons: list[int] = []
         confs: list[float] = []
         hows: list[int] = []
+        code_of, method_of = ids.of, methods  # (looked up inline: this loop runs for every link)
         for rid, pid, conf, how in raw_rows(conn, select(pl.record_id, pl.person_id, pl.confidence, pl.method).where(
                 pl.platform == platform, pl.resource == resource, pl.valid_to.is_(None))):
             i = at.get(rid)
@@ -325,10 +326,11 @@ def _old_links(conn: Connection, records: list, ids: _Ids, methods: dict[str, in
                 gone.append((platform, resource, rid))
                 continue
             idx.append(i)
-            persons.append(-1 if pid is None else ids.code(pid))
+            k = code_of.get(pid)
+            persons.append(k if k is not None else -1 if pid is None else ids.code(pid))
             confs.append(conf)
-            m = methods.get(how)
-            hows.append(methods.setdefault(how, len(methods)) if m is None else m)
+            m = method_of.get(how)
+            hows.append(m if m is not None else method_of.setdefault(how, len(method_of)))
         person[idx] = persons
         confidence[idx] = confs
         method[idx] = hows
