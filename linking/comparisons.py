@@ -138,9 +138,13 @@ def _id_level(r: LinkRecord, p: Profile) -> int | None:
 
 
 def _masked_level(r: LinkRecord, p: Profile) -> int | None:
-    if r.id_prefix is None or r.id_suffix is None or not p.ids:
+    prefix, suffix = r.id_prefix, r.id_suffix
+    if prefix is None or suffix is None or not p.ids:
         return None
-    return 0 if any(i[:6] == r.id_prefix and i[14:] == r.id_suffix for i in p.ids) else 1
+    for i in p.ids:  # (loops rather than any(…) here and below: these run for every candidate pair)
+        if i[:6] == prefix and i[14:] == suffix:
+            return 0
+    return 1
 
 
 # ------------------------------------------------------------------------------ name
@@ -164,23 +168,31 @@ def _name_level(r: LinkRecord, p: Profile) -> int | None:
 # ------------------------------------------------------------------- birth and gender
 
 def _birth_level(r: LinkRecord, p: Profile) -> int | None:
-    if r.birth is not None and p.births:
-        if r.birth in p.births:
+    births = p.births
+    if not births:
+        return None
+    birth = r.birth
+    if birth is not None:
+        if birth in births:
             return 0
-        if any(_one_digit_apart(b, r.birth) for b in p.births):
-            return 2
-        if any(b.year == r.birth.year for b in p.births):
-            return 3
-        if any(abs(b.year - r.birth.year) <= 1 for b in p.births):
-            return 4
-        return 5
-    if r.birth_year is not None and p.births:  # the property platform knows the year only
-        if any(b.year == r.birth_year for b in p.births):
-            return 1
-        if any(abs(b.year - r.birth_year) <= 1 for b in p.births):
-            return 4
-        return 5
+        for b in births:
+            if _one_digit_apart(b, birth):
+                return 2
+        return _year_level(birth.year, births, 3)
+    if r.birth_year is not None:  # the property platform knows the year only
+        return _year_level(r.birth_year, births, 1)
     return None
+
+
+def _year_level(year: int, births: tuple[date, ...], same: int) -> int:
+    """``same`` when a birth date is in ``year``, else 4 when one is a year apart, else 5."""
+    for b in births:
+        if b.year == year:
+            return same
+    for b in births:
+        if abs(b.year - year) <= 1:
+            return 4
+    return 5
 
 
 def _one_digit_apart(a: date, b: date) -> bool:
@@ -204,11 +216,16 @@ def _gender_level(r: LinkRecord, p: Profile) -> int | None:
 # ---------------------------------------------------------------- contact and place
 
 def _phone_level(r: LinkRecord, p: Profile) -> int | None:
-    if not r.phone or not p.phones:
+    phone, phones = r.phone, p.phones
+    if not phone or not phones:
         return None
-    if r.phone in p.phones:
+    if phone in phones:
         return 0
-    return 1 if any(r.phone[-4:] == q[-4:] for q in p.phones) else 2
+    last4 = phone[-4:]
+    for q in phones:
+        if q[-4:] == last4:
+            return 1
+    return 2
 
 
 def _district_level(r: LinkRecord, p: Profile) -> int | None:
@@ -218,9 +235,13 @@ def _district_level(r: LinkRecord, p: Profile) -> int | None:
 
 
 def _community_level(r: LinkRecord, p: Profile) -> int | None:
-    if not r.community or not p.addresses:
+    community = r.community
+    if not community or not p.addresses:
         return None
-    return 0 if any(r.community in a for a in p.addresses) else 1
+    for a in p.addresses:
+        if community in a:
+            return 0
+    return 1
 
 
 COMPARISONS: tuple[Comparison, ...] = (
