@@ -444,16 +444,24 @@ def _write_state(conn: Connection, state: dict[Key, StateRow], previous: dict[Ke
     """Make ``link_state`` hold ``state``, writing only the rows that differ from
     ``previous`` (its current rows; ``None``: replace them all)."""
     ls = LinkState.__table__.c
-    if previous is None:
+    gone = [k for k, row in previous.items() if state.get(k) != row] if previous else []
+    if not previous or len(gone) * 2 > len(previous):
+        # none yet, or most rows change (a full run's new model): all written anew, in key order —
+        # a city's 2.4 million deleted one by one cost more than writing them again
         conn.execute(LinkState.__table__.delete())
-        previous = {}
-    gone = [k for k, row in previous.items() if state.get(k) != row]
+        rows = [(*k, *row) for k, row in state.items()]
+        rows.sort(key=_state_key)
+        writer(conn, LinkState.__table__, _STATE_COLS).write(conn, rows)
+        return
     if gone:
         conn.execute(LinkState.__table__.delete().where(
             ls.platform == bindparam("p"), ls.resource == bindparam("r"), ls.record_id == bindparam("i")),
             [{"p": k[0], "r": k[1], "i": k[2]} for k in gone])
     rows = [(*k, *row) for k, row in state.items() if previous.get(k) != row]
     writer(conn, LinkState.__table__, _STATE_COLS).write(conn, rows)
+
+
+_state_key = itemgetter(0, 1, 2)
 
 
 #: From this many rows into an empty table (links, or persons' versions), its secondary
