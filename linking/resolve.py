@@ -153,9 +153,9 @@ class _Persons:
         if r.id18:
             if not r.id_contradicted:  # only a trustworthy number links deterministically
                 self.by_id.setdefault(r.id18, pid)
-            self._put(_key("id", r.id18), pid)
-            self._put(_key("id17", r.id18[:17]), pid)
-            self._put(_key("mask", r.id18[:6], r.id18[14:]), pid)
+            self._put(_key("id", r.id18, 0), pid)
+            self._put(_key("id17", r.id18[:17], 1), pid)
+            self._put(_mask_key(r.id18[:6], r.id18[14:]), pid)
         y = r.year()
         if r.name:
             if y is not None:
@@ -165,7 +165,7 @@ class _Persons:
                 # the day of birth without the year: a year keyed in wrong (1935 for 1936)
                 self._put(("nd", name_key(r.name), r.birth.month, r.birth.day), pid)
         if r.phone:
-            self._put(_key("ph", r.phone), pid)
+            self._put(_key("ph", r.phone, 3), pid)
 
     def _put(self, key: int | tuple, pid: int) -> None:
         have = self.index.get(key)
@@ -198,13 +198,13 @@ class _Persons:
         out: set[int] = set()
         ids = [i for i in (r.id18, r.id_clean) if i]
         for i in ids:
-            self._take(out, _key("id", i))
+            self._take(out, _key("id", i, 0))
             for fixed in id_repairs(i):
-                self._take(out, _key("id", fixed))
+                self._take(out, _key("id", fixed, 0))
             if len(i) == 18:
-                self._take(out, _key("id17", i[:17]))
+                self._take(out, _key("id17", i[:17], 1))
         if r.id_prefix and r.id_suffix:
-            self._take(out, _key("mask", r.id_prefix, r.id_suffix), r, "mask")
+            self._take(out, _mask_key(r.id_prefix, r.id_suffix), r, "mask")
         y = r.year()
         if r.name:
             if y is not None:
@@ -213,7 +213,7 @@ class _Persons:
                 self._take(out, ("nb", r.name, r.birth), r, "nb")
                 self._take(out, ("nd", name_key(r.name), r.birth.month, r.birth.day), r, "nd")
         if r.phone:
-            self._take(out, _key("ph", r.phone), r, "ph")
+            self._take(out, _key("ph", r.phone, 3), r, "ph")
         return out
 
     def _take(self, out: set[int], key: int | tuple, r: LinkRecord | None = None, kind: str = "") -> None:
@@ -239,27 +239,28 @@ class _Persons:
                 out.update(narrowed)
 
 
-#: The blocking keys made of digits, as integers (``_key``)
-_DIGIT_KINDS = {"id": 0, "id17": 1, "mask": 2, "ph": 3}
-
-
-def _key(kind: str, *parts: str) -> int | tuple:
-    """The blocking key of an ID number (``id``), its first 17 digits (``id17``), a masked
-    number's first 6 and last 4 characters (``mask``) or a phone (``ph``): one integer
-    when the value is digits with at most a final ``X`` — ~36 bytes where a tuple and its
-    substrings took ~120–170, for the ~4 such keys of each of a city's persons — else the
-    tuple ``(kind, *parts)``. The integer is the digits behind a leading 1 (so that
-    leading zeros count; negative when the value ends in X), times 4, plus the kind:
+def _key(kind: str, value: str, k: int) -> int | tuple:
+    """The blocking key of an ID number (``id``, ``k`` 0), its first 17 digits (``id17``,
+    1), a masked number's first 6 and last 4 characters (``mask``, 2) or a phone (``ph``,
+    3): one integer when the value is ASCII digits with at most a final ``X`` — ~36 bytes
+    where a tuple and its substrings took ~120–170, for the ~4 such keys of each of a
+    city's persons — else the tuple ``(kind, value)``. The integer holds the digits, the
+    value's length (so that leading zeros count), the kind, and its sign says a final X:
     distinct values and kinds never share one."""
-    if kind == "mask" and (len(parts[0]) != 6 or len(parts[1]) != 4):
-        return (kind, *parts)
-    s = "".join(parts)
-    sign = 1
-    if s[-1:] == "X":
-        s, sign = s[:-1], -1
-    if not s.isascii() or not s.isdigit():
-        return (kind, *parts)
-    return sign * int("1" + s) * 4 + _DIGIT_KINDS[kind]
+    if len(value) < 32:
+        if value.isdigit() and value.isascii():
+            return (int(value) * 32 + len(value)) * 8 + k
+        if value[-1:] == "X" and value[:-1].isdigit() and value.isascii():
+            return -((int(value[:-1]) * 32 + len(value)) * 8 + k)
+    return (kind, value)
+
+
+def _mask_key(prefix: str, suffix: str) -> int | tuple:
+    """``_key`` of a masked number's first 6 and last 4 characters (other lengths: the
+    tuple ``("mask", prefix, suffix)``)."""
+    if len(prefix) != 6 or len(suffix) != 4:
+        return ("mask", prefix, suffix)
+    return _key("mask", prefix + suffix, 2)
 
 
 #: At most this many oversized blocks' own indexes are kept at a time (``_Persons._take``).
@@ -593,7 +594,7 @@ def _number_links(residue: list[LinkRecord], person_of: list[int | None], confid
         if r.idx in must or r.idx in cannot:
             continue
         (pid, conf), = persons.items()
-        holder = P.index.get(_key("id", r.id18))
+        holder = P.index.get(_key("id", r.id18, 0))
         if holder is not None and holder != pid:  # another person's anchor holds it too
             continue
         person_of[r.idx], confidence[r.idx], method[r.idx] = pid, conf, "id"

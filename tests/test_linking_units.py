@@ -10,8 +10,8 @@ import pytest
 
 from linking.comparisons import COMPARISONS, Comparison, ComparisonError, Profile, id_repairs
 from linking.model import FSModel
-from linking.publish import _by_votes, _most_held
 from linking.names import homophones, name_key
+from linking.publish import _by_votes, _most_held
 from linking.records import LinkRecord
 from linking.resolve import Decision, age_on, resolve
 from linking.survivorship import golden
@@ -916,17 +916,19 @@ def test_an_old_id_goes_where_most_of_its_records_are_the_first_of_equal_ones() 
 
 
 def test_digit_blocking_keys_are_integers_that_never_confuse_two_values() -> None:
-    from linking.resolve import _key
+    from linking.resolve import _key, _mask_key
 
     values = ["370202195003011234", "37020219500301123X", "070202195003011234", "70202195003011234",
-              "37020219500301123", "13800000000", "013800000000"]
-    keys = {(kind, v): _key(kind, v) for kind in ("id", "id17", "ph") for v in values}
-    assert all(isinstance(k, int) for k in keys.values())
+              "37020219500301123", "13800000000", "013800000000", "0", "00", "X", "0X"]
+    keys = {(kind, v): _key(kind, v, k) for k, kind in enumerate(("id", "id17", "ph")) for v in values}
+    assert all(isinstance(x, int) for (_, v), x in keys.items() if v != "X")
     assert len(set(keys.values())) == len(keys)  # no two values or kinds share one
-    assert _key("mask", "370202", "123X") == _key("mask", "370202", "123X") != _key("mask", "370202", "1234")
-    assert isinstance(_key("mask", "370202", "123X"), int)
+    assert _mask_key("370202", "123X") == _mask_key("370202", "123X") != _mask_key("370202", "1234")
+    assert isinstance(_mask_key("370202", "123X"), int)
+    assert _mask_key("370202", "1234") not in {_key(kind, "3702021234", k) for k, kind in enumerate(("id", "id17"))}
     # what is not digits (with at most a final X) stays the tuple it always was
-    assert _key("mask", "37020", "2123X") == ("mask", "37020", "2123X")
-    assert _key("id", "37020219500301123Ｘ") == ("id", "37020219500301123Ｘ")
-    assert _key("ph", "０５３２８８８８") == ("ph", "０５３２８８８８")
-    assert _key("id", "X") == ("id", "X")
+    assert _mask_key("37020", "2123X") == ("mask", "37020", "2123X")
+    assert _key("id", "37020219500301123Ｘ", 0) == ("id", "37020219500301123Ｘ")
+    assert _key("ph", "０５３２８８８８", 3) == ("ph", "０５３２８８８８")
+    assert _key("id", "X", 0) == ("id", "X")
+    assert _key("ph", "1" * 40, 3) == ("ph", "1" * 40)  # too long for the length's place
