@@ -152,7 +152,8 @@ def _records(conn: Connection) -> Iterator[list[LinkRecord]]:
     (``_SHARED``) by ``map`` over the whole column — a value that needs converting (a
     date SQLite returns as text) once per distinct value — and the records are built
     from the columns in one pass. (Row by row, with a lookup and a ``setattr`` per field,
-    building took ~80 % of reading a city's records; this way about half as long.)"""
+    building the records took ~80 % of reading them; column by column, reading 200,000
+    elders' records takes ~11 % less.)"""
     shared: dict[str, dict] = defaultdict(dict)
     for platform, resource in PERSON_RESOURCES:
         table = accepted_table(platform, resource)
@@ -169,6 +170,7 @@ def _records(conn: Connection) -> Iterator[list[LinkRecord]]:
         attrs = list(mapping.values())
         plan = [(shared[a] if a in _SHARED else None, proc) for a, proc in zip(attrs, procs[3:3 + n], strict=True)]
         extra_plan = [(shared[f"extra.{k}"], proc) for k, proc in zip(extra, procs[3 + n:], strict=True)]
+        when = procs[1]
         out: list[LinkRecord] = []
         rows = raw_rows(conn, q)
         while chunk := list(islice(rows, _CHUNK)):
@@ -176,7 +178,6 @@ def _records(conn: Connection) -> Iterator[list[LinkRecord]]:
             del chunk
             values = dict(zip(attrs, (_column(c, seen, proc) for c, (seen, proc) in
                                       zip(columns[3:3 + n], plan, strict=True)), strict=True))
-            when = procs[1]
             values["updated_at"] = [None if t is None else when(t) for t in columns[1]] if when else columns[1]
             values["batch"] = list(map(shared["batch"].setdefault, columns[2], columns[2]))
             if "id18" in values and "id_clean" in values:  # the same number: one string
@@ -220,12 +221,3 @@ def _column(values: tuple, seen: dict | None, proc: Callable[[Any], Any] | None)
 
 
 _record_id = attrgetter("record_id")
-
-
-def _shared(seen: dict, proc: Callable[[Any], Any] | None, value: Any) -> Any:  # noqa: ANN401
-    if value is None:
-        return None
-    v = seen.get(value)
-    if v is None:
-        v = seen[value] = proc(value) if proc else value
-    return v

@@ -149,7 +149,7 @@ def _previous(conn: Connection, as_of: date | None, full_after_days: int | None,
 def _state(conn: Connection) -> dict[Key, StateRow]:
     """The decisions of the last run (``link_state``). Values that recur — the platform,
     resource and method, the signature of a person many records were linked to — are kept
-    once (the driver returns a new string for every row): 671 → ~430 bytes a row, 0.6 GB
+    once (the driver returns a new string for every row): 671 → 441 bytes a row, ~0.5 GB
     less for a city's 2.4 million."""
     s = LinkState.__table__.c
     seen: dict[str, str] = {}
