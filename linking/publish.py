@@ -290,8 +290,8 @@ class _Ids:
 class _OldLinks(NamedTuple):
     """The current link of each of the resolution's records, by record index: its person
     (an ``_Ids`` code; -1: none), confidence and method (a code; -1: the record has no
-    current link) — about 18 bytes a record where a dict of tuples took ~500 (5 GB for a
-    city); and the current links of records no longer among them (withdrawn)."""
+    current link) — about 18 bytes a record where a dict of tuples took ~500 (4.4 GB of a
+    city's re-link); and the current links of records no longer among them (withdrawn)."""
 
     person: np.ndarray
     confidence: np.ndarray
@@ -346,8 +346,9 @@ def _by_votes(cluster: np.ndarray, old: np.ndarray, weight: np.ndarray, pids: li
     pairs, where = np.unique(cluster * width + old, return_inverse=True)
     votes = np.bincount(where, weights=weight)
     c, o = pairs // width, pairs % width
+    voted = np.unique(o).tolist()  # only the ids voted for are ranked (a city's are millions)
     rank = np.empty(len(pids), dtype=np.int64)
-    rank[sorted(range(len(pids)), key=pids.__getitem__)] = np.arange(len(pids))
+    rank[sorted(voted, key=pids.__getitem__)] = np.arange(len(voted))
     order = np.lexsort((c, rank[o], -votes))
     return list(zip(c[order].tolist(), o[order].tolist(), strict=True))
 
