@@ -86,7 +86,10 @@ def land_page(engine: Engine, spec: ResourceSpec, batch_id: int, page: Page,
     up to a checkpoint has landed (``advance_watermark``).
     """
     counts = PageCounts(received=len(page.records))
-    versions: list[tuple[str, datetime, bool, str, str, dict[str, Any]]] = []
+    dialect = engine.dialect
+    bind_time = _bind_time(dialect)
+    # (record id, update time, the time as bound, deleted, hash, payload, record)
+    versions: list[tuple[str, datetime, Any, bool, str, str, dict[str, Any]]] = []
     rejects: list[dict[str, Any]] = []
     for rec in page.records:
         if isinstance(rec, Unparsed):
@@ -105,41 +108,38 @@ def land_page(engine: Engine, spec: ResourceSpec, batch_id: int, page: Page,
                             "reason": f"cannot key the record: {exc}", "payload": payload.decode()})
             continue
         deleted = spec.is_tombstone(rec) if spec.tombstone_field else False
-        versions.append((rid, updated, deleted, _hash(payload), payload.decode(), rec))
+        versions.append((rid, updated, bind_time(updated), deleted, _hash(payload), payload.decode(), rec))
         if counts.newest is None or updated > counts.newest:
             counts.newest = updated
 
     counts.rejected = len(rejects)
     for r in rejects:
         counts.reject_reasons[r["reason"]] = counts.reject_reasons.get(r["reason"], 0) + 1
-    counts.tombstones = sum(1 for v in versions if v[2])
+    counts.tombstones = sum(1 for v in versions if v[3])
 
     # Everything per record happens before the transaction: on SQLite the transaction
     # holds the one write lock that every platform's process waits for.
-    dialect = engine.dialect
     table = staging_table(spec.platform, spec.resource)
     build = row_builder(spec.platform, spec.resource, dialect)  # returns bound values
     stg_cols = ("record_id", "updated_at", "deleted", "version_hash", "batch_id", "issues", *build.columns)
-    land_w = writer(dialect, _landing, _LANDING_COLS, _LANDING_CONFLICT, prebound=("updated_at",))
-    stg_w = writer(dialect, table, stg_cols, upsert_latest(table), prebound=("updated_at", *build.columns))
-    bind_time = _bind_time(dialect)
+    # the update time is bound once for both tables; a bool needs no converting on either database
+    land_w = writer(dialect, _landing, _LANDING_COLS, _LANDING_CONFLICT, prebound=("updated_at", "deleted"))
+    stg_w = writer(dialect, table, stg_cols, upsert_latest(table),
+                   prebound=("updated_at", "deleted", *build.columns))
     # One staging row per record: its latest version here, on a tie the later one.
     latest: dict[str, int] = {}
     for i, v in enumerate(versions):
         prev = latest.get(v[0])
         if prev is None or versions[prev][1] <= v[1]:
             latest[v[0]] = i
-    live_rows, dead_rows, stg_rows = [], [], []
-    bound = [bind_time(v[1]) for v in versions]  # once for both tables
-    for (rid, _, dele, h, payload, _), upd_b in zip(versions, bound, strict=True):
-        (dead_rows if dele else live_rows).append((spec.platform, spec.resource, rid, upd_b, dele, h, batch_id,
-                                                   payload))
+    plat, res = spec.platform, spec.resource
+    live_rows = land_w.prepare([(plat, res, v[0], v[2], False, v[4], batch_id, v[5]) for v in versions if not v[3]])
+    dead_rows = land_w.prepare([(plat, res, v[0], v[2], True, v[4], batch_id, v[5]) for v in versions if v[3]])
+    stg_rows = []
     for i in latest.values():  # typed values only for the version staging keeps
-        rid, _, dele, h, _, rec = versions[i]
+        rid, _, bound, dele, h, _, rec = versions[i]
         vals, issues = build.values(rec)
-        stg_rows.append((rid, bound[i], dele, h, batch_id, None if dele else issues, *vals))
-    live_rows = land_w.prepare(live_rows)
-    dead_rows = land_w.prepare(dead_rows)
+        stg_rows.append((rid, bound, dele, h, batch_id, None if dele else issues, *vals))
     stg_rows = stg_w.prepare(stg_rows)
 
     with write_lock or nullcontext(), engine.begin() as conn:
@@ -168,7 +168,16 @@ def _bind_time(dialect: Dialect) -> Callable[[datetime], Any]:
     proc = _landing.c.updated_at.type.bind_processor(dialect) or (lambda v: v)
     if dialect.name != "sqlite":
         return proc
-    return lambda v: proc(v).isoformat(" ")
+    return _sqlite_time
+
+
+def _sqlite_time(v: datetime) -> str:
+    """What ``UTCDateTime`` binds (naive UTC), as text (see ``_bind_time``)."""
+    if v.tzinfo is not UTC:
+        if v.tzinfo is None:
+            raise ValueError("naive datetime given where an aware one is required")
+        v = v.astimezone(UTC)
+    return v.replace(tzinfo=None).isoformat(" ")
 
 
 _LANDING_COLS = ("platform", "resource", "record_id", "updated_at", "deleted", "version_hash", "batch_id",

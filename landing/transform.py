@@ -161,12 +161,12 @@ MEMO_PROBE = 20_000
 
 
 class _Field:
-    __slots__ = ("conv", "lengths", "lookups", "memo", "misses", "name", "procs", "wire")
+    __slots__ = ("conv", "lengths", "memo", "misses", "name", "procs", "wire")
 
     def __init__(self, wire: str, name: str, conv: Conv, procs: list | None, lengths: list | None) -> None:
         self.wire, self.name, self.conv, self.procs, self.lengths = wire, name, conv, procs, lengths
         self.memo: dict | None = {}
-        self.lookups = self.misses = 0
+        self.misses = 0
 
 
 class RowBuilder:
@@ -183,6 +183,7 @@ class RowBuilder:
         self.spec = spec
         self.columns: tuple[str, ...] = tuple(c.name for f in spec.fields for c in f.columns())
         self._fields: list[_Field] = []
+        self._rows = 0  # records converted, up to MEMO_PROBE
         for f in spec.fields:
             cols = f.columns()
             procs = [c.type.bind_processor(dialect) if dialect is not None else None for c in cols]
@@ -208,6 +209,12 @@ class RowBuilder:
         issues: list[str] | None = None
         get = rec.get
         make = self._make
+        if self._rows < MEMO_PROBE:
+            self._rows += 1
+            if self._rows == MEMO_PROBE:
+                for f in self._fields:
+                    if f.misses > MEMO_PROBE // 2:
+                        f.memo = None
         for f in self._fields:
             v = get(f.wire)
             memo = f.memo
@@ -227,9 +234,6 @@ class RowBuilder:
                     memo[key] = hit
                 except TypeError:  # unhashable (a list or an object where a value belongs)
                     hit = make(f, v)
-                f.lookups += 1
-                if f.lookups == MEMO_PROBE and f.misses > MEMO_PROBE // 2:
-                    f.memo = None
             out.extend(hit[0])
             if hit[1]:
                 if issues is None:
