@@ -3,7 +3,7 @@ runs can be repeated or interrupted without losing or doubling a record."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, timedelta, timezone
 from decimal import Decimal
 
 import orjson
@@ -499,6 +499,27 @@ def test_the_landing_key_led_by_the_update_time_keeps_what_was_landed_and_refuse
         assert written == 1  # the version landed before the migration is recognised
         assert conn.execute(select(func.count()).select_from(LandingRecord)).scalar() == 3
     engine.dispose()
+
+
+def test_the_update_time_is_bound_on_sqlite_as_the_column_type_binds_it() -> None:
+    """Landing binds the update time itself on SQLite (once for both tables): the text is
+    what the column type's own processor gives, written as the landing key compares it;
+    a time without an offset is refused as the type refuses it."""
+    from datetime import datetime as dt
+
+    from sqlalchemy.dialects import sqlite
+
+    from landing.loader import _bind_time
+    from schemas.base import UTCDateTime
+
+    bind, proc = _bind_time(sqlite.dialect()), UTCDateTime().bind_processor(sqlite.dialect())
+    shanghai = timezone(timedelta(hours=8))
+    for v in (dt(2026, 12, 7, 9, 12, 44, tzinfo=UTC), dt(2026, 12, 7, 9, 12, 44, 250000, tzinfo=UTC),
+              dt(2026, 12, 7, 1, 0, 0, tzinfo=shanghai), dt(2026, 1, 1, 7, 59, 59, 1, tzinfo=shanghai)):
+        assert bind(v) == proc(v).isoformat(" ")
+    assert bind(dt(2026, 12, 7, 1, 0, 0, tzinfo=shanghai)) == "2026-12-06 17:00:00"
+    with pytest.raises(ValueError, match="naive"):
+        bind(dt(2026, 12, 7, 9, 12, 44))
 
 
 def test_the_migrated_schema_is_the_models_schema(db_url) -> None:  # noqa: ANN001

@@ -931,3 +931,26 @@ def test_a_timestamp_beyond_the_calendars_range_is_refused_not_an_overflow(raw: 
         parse_timestamp(raw)
     with pytest.raises(ValueError, match="out of range"):
         parse_ps_timestamp("00010101000000")
+
+
+def test_row_builder_remembers_only_fields_whose_values_repeat_and_converts_the_same_either_way() -> None:
+    """Each field remembers what it made of the raw values it saw; after ``MEMO_PROBE``
+    records a field whose values mostly differed (addresses) stops remembering, one whose
+    values repeat (dates, districts) keeps on. The values are those of a fresh builder."""
+    from sqlalchemy.dialects import sqlite
+
+    from landing import transform
+    from schemas.staging import STAGING
+
+    spec = STAGING[("civil_affairs", "elders")]
+    recs = [{"id_card_no": "370202194703150018", "name": "王 秀英", "birth_date": "1947-03-15",
+             "district_code": "370203" if i % 2 else "370202", "address": f"市北区辽宁路{i}号",
+             "phone": "13800138000", "ability_level": i % 4} for i in range(transform.MEMO_PROBE + 10)]
+    builder = transform.RowBuilder(spec, sqlite.dialect())
+    got = [builder.values(r) for r in recs]
+    memo = {f.name: f.memo for f in builder._fields}
+    assert memo["address"] is None
+    assert memo["birth_date"] is not None and len(memo["birth_date"]) == 1
+    assert memo["district_code"] is not None and len(memo["district_code"]) == 2
+    for r, g in zip(recs[-20:], got[-20:], strict=True):
+        assert transform.RowBuilder(spec, sqlite.dialect()).values(r) == g
