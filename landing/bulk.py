@@ -42,11 +42,11 @@ class Writer:
                  if c not in prebound]
         self._procs: list[tuple[int, Callable[[Any], Any]]] = [(i, p) for i, p in procs if p is not None]
 
-    def prepare(self, rows: Iterable[Sequence[Any]]) -> list[Sequence[Any]]:
-        """The rows with each column's bind processor applied (a list of the rows as
-        they are when no column needs one)."""
+    def prepare(self, rows: Iterable[Sequence[Any]]) -> list[tuple[Any, ...]]:
+        """The rows as tuples (what the drivers' ``executemany`` takes), each column's
+        bind processor applied."""
         if not self._procs:
-            return rows if isinstance(rows, list) else list(rows)
+            return [r if r.__class__ is tuple else tuple(r) for r in rows]
         out = []
         procs = self._procs
         for r in rows:
@@ -61,7 +61,7 @@ class Writer:
     def write(self, conn: Connection, rows: Iterable[Sequence[Any]]) -> int:
         return self.write_prepared(conn, self.prepare(rows))
 
-    def write_prepared(self, conn: Connection, prepared: list[Sequence[Any]]) -> int:
+    def write_prepared(self, conn: Connection, prepared: list[tuple[Any, ...]]) -> int:
         """Write rows already converted by :meth:`prepare` (so that the conversion can run
         before a transaction takes the database's write lock). Returns how many rows
         were inserted or changed (a row the conflict clause skipped counts none)."""
@@ -71,7 +71,7 @@ class Writer:
             return self._copy(conn, prepared)
         return conn.exec_driver_sql(self.sql, prepared).rowcount
 
-    def _copy(self, conn: Connection, rows: list[Sequence[Any]]) -> int:
+    def _copy(self, conn: Connection, rows: list[tuple[Any, ...]]) -> int:
         """PostgreSQL: COPY into a session-temporary twin of the table, then one
         INSERT … SELECT with the same conflict clause."""
         cols = ", ".join(_q(c) for c in self.columns)
