@@ -33,6 +33,7 @@ from connectors.paginators import Page, Unparsed
 from connectors.platforms import ResourceSpec
 from landing.bulk import upsert_latest, writer
 from landing.transform import row_builder
+from schemas.base import UTCDateTime
 from schemas.landing import IngestBatch, IngestWatermark, LandingRecord, LandingReject
 from schemas.staging import staging_table
 
@@ -172,12 +173,12 @@ def _bind_time(dialect: Dialect) -> Callable[[datetime], Any]:
 
 
 def _sqlite_time(v: datetime) -> str:
-    """What ``UTCDateTime`` binds (naive UTC), as text (see ``_bind_time``)."""
-    if v.tzinfo is not UTC:
-        if v.tzinfo is None:
-            raise ValueError("naive datetime given where an aware one is required")
-        v = v.astimezone(UTC)
-    return v.replace(tzinfo=None).isoformat(" ")
+    """What ``UTCDateTime`` binds (naive UTC), as text (see ``_bind_time``): its own
+    conversion, called directly rather than through SQLAlchemy's processor chain."""
+    return _UTC.process_bind_param(v, None).isoformat(" ")
+
+
+_UTC = UTCDateTime()
 
 
 _LANDING_COLS = ("platform", "resource", "record_id", "updated_at", "deleted", "version_hash", "batch_id",
