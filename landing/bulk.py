@@ -17,8 +17,19 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, Table
 from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeEngine
 
-__all__ = ["Writer", "indexes_built_after", "raw_rows", "result_processors", "writer"]
+__all__ = ["Writer", "bind_processor", "indexes_built_after", "raw_rows", "result_processors", "writer"]
+
+
+def bind_processor(type_: TypeEngine, dialect: Dialect) -> Callable[[Any], Any] | None:
+    """What SQLAlchemy applies to a value of ``type_`` before handing it to ``dialect``'s
+    driver: the processor of the type's implementation for that dialect. The generic
+    type's own ``bind_processor`` is not it: a ``Date``'s is None (SQLite's date type
+    formats the text; without it sqlite3's default adapter would, which Python 3.12
+    deprecates), and a ``Numeric``'s turns decimals into floats even where the driver
+    takes decimals (psycopg)."""
+    return type_.dialect_impl(dialect).bind_processor(dialect)
 
 
 def _q(name: str) -> str:
@@ -38,7 +49,7 @@ class Writer:
         self.sql = (f"INSERT INTO {_q(table.name)} ({', '.join(_q(c) for c in self.columns)}) "
                     f"VALUES ({', '.join([mark] * len(self.columns))}) {conflict}")
         # ``prebound`` columns arrive already converted (one value shared by two tables).
-        procs = [(i, table.c[c].type.bind_processor(dialect)) for i, c in enumerate(self.columns)
+        procs = [(i, bind_processor(table.c[c].type, dialect)) for i, c in enumerate(self.columns)
                  if c not in prebound]
         self._procs: list[tuple[int, Callable[[Any], Any]]] = [(i, p) for i, p in procs if p is not None]
 
@@ -99,7 +110,7 @@ def raw_rows(conn: Connection, stmt: Select) -> Iterator[tuple[Any, ...]]:
     compiled = stmt.compile(dialect=conn.dialect)
     params = compiled.construct_params()
     for name, bind in compiled.binds.items():
-        if name in params and bind.type.dialect_impl(conn.dialect).bind_processor(conn.dialect) is not None:
+        if name in params and bind_processor(bind.type, conn.dialect) is not None:
             raise ValueError(f"raw_rows passes parameters as they are; {name} ({bind.type}) needs converting")
     cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy.engine import Dialect
 
+from landing.bulk import bind_processor
 from landing.normalize import (
     masked_id_parts,
     normalize_area_code,
@@ -186,7 +187,7 @@ class RowBuilder:
         self._rows = 0  # records converted, up to MEMO_PROBE
         for f in spec.fields:
             cols = f.columns()
-            procs = [c.type.bind_processor(dialect) if dialect is not None else None for c in cols]
+            procs = [bind_processor(c.type, dialect) if dialect is not None else None for c in cols]
             # a normalised value longer than its column (a name of 200 characters, a
             # "number" of garbage) is cut to fit and flagged: PostgreSQL would refuse the
             # whole chunk, again at every re-read ("str" fields do this themselves)

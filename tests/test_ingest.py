@@ -522,6 +522,64 @@ def test_the_update_time_is_bound_on_sqlite_as_the_column_type_binds_it() -> Non
         bind(dt(2026, 12, 7, 9, 12, 44))
 
 
+def test_values_are_bound_as_the_column_types_implementation_for_the_database_binds_them() -> None:
+    """The writers and the row builder convert a value as the column type's
+    implementation for that database does: a date reaches SQLite as the text its date
+    type writes (the generic type converts nothing, which left it to sqlite3's default
+    adapter, once per record), a decimal reaches psycopg as a decimal (the generic
+    type's processor makes it a float)."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    from landing.bulk import Writer
+    from landing.transform import RowBuilder
+    from schemas.staging import STAGING
+
+    lite, pg = sqlite.dialect(), postgresql.psycopg.dialect()
+    table = staging_table("civil_affairs", "subsidy-payments")
+    cols = ("record_id", "period", "amount", "paid_on")
+    row = ("R1", date(2026, 11, 1), Decimal("12.50"), date(2026, 11, 5))
+    assert Writer(lite, table, cols).prepare([row]) == [("R1", "2026-11-01", 12.5, "2026-11-05")]
+    (bound,) = Writer(pg, table, cols).prepare([row])
+    assert bound == row and bound[2].__class__ is Decimal
+    builder = RowBuilder(STAGING[("civil_affairs", "subsidy-payments")], lite)
+    values, issues = builder.values({"id_card_no": id_number("370202", "19500101", 1), "program": "meal",
+                                     "period": "2026-11", "amount": "12.50", "payee_org_code": "ORG1",
+                                     "paid_on": "2026-11-05"})
+    staged = dict(zip(builder.columns, values, strict=True))
+    assert issues is None
+    assert (staged["period"], staged["paid_on"], staged["amount"]) == ("2026-11-01", "2026-11-05", 12.5)
+
+
+def test_landing_on_sqlite_needs_none_of_sqlite3s_default_adapters(sqlite_settings, monkeypatch) -> None:
+    """sqlite3's default date and datetime adapters are deprecated (Python 3.12): the
+    landing binds every date and time itself, so it lands the same without them."""
+    import sqlite3
+    from datetime import datetime
+
+    from connectors.paginators import Page
+    from hub.db import upgrade
+    from landing.loader import land_page
+    from schemas.landing import IngestRun
+
+    engine = get_engine(sqlite_settings, migrate=False)
+    upgrade(engine)
+    for kind in (date, datetime):
+        monkeypatch.delitem(sqlite3.adapters, (kind, sqlite3.PrepareProtocol))
+    spec = next(s for s in ingest_mod.RESOURCES["civil_affairs"] if s.resource == "elders")
+    with engine.begin() as conn:
+        run = conn.execute(IngestRun.__table__.insert().values(started_at=T0, status="running", trigger="test")
+                           .returning(IngestRun.id)).scalar_one()
+        batch = conn.execute(IngestBatch.__table__.insert().values(
+            run_id=run, platform="civil_affairs", resource="elders", started_at=T0, status="running")
+            .returning(IngestBatch.id)).scalar_one()
+    counts = land_page(engine, spec, batch, Page([civil_elder("E001", T0), civil_elder("E002", T0)]))
+    assert counts.landed_new == 2
+    t = staging_table("civil_affairs", "elders")
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql(f"select birth_date from {t.name} order by record_id").scalars().all() == [
+            "1950-01-01", "1950-01-01"]
+
+
 def test_the_migrated_schema_is_the_models_schema(db_url) -> None:  # noqa: ANN001
     """The migrations build exactly the tables, columns and indexes the models declare
     (Alembic's autogenerate comparison finds nothing to add or drop) — on both databases."""
