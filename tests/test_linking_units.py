@@ -12,7 +12,7 @@ from linking.comparisons import COMPARISONS, Comparison, ComparisonError, Profil
 from linking.model import FSModel
 from linking.names import homophones, name_key
 from linking.publish import _by_votes, _most_held
-from linking.records import LinkRecord
+from linking.records import Extra, LinkRecord
 from linking.resolve import Decision, age_on, resolve
 from linking.survivorship import golden
 from tests.world import id_number
@@ -227,6 +227,23 @@ def test_civil_affairs_fields_come_from_its_latest_record() -> None:
     b = ca("E2", ID_A, "张三", date(1950, 1, 1), "M", updated_at=T0 + timedelta(1), extra={"assistance_type": "tekun"})
     g = golden(indexed([a, b]))
     assert g["assistance_type"] == "tekun" and g["provenance"]["assistance_type"][2] == "E2"
+
+
+def test_survivorship_reads_the_loaded_records_extra_fields_as_it_reads_a_dict() -> None:
+    """Loaded records hold their survivorship-only fields as an ``Extra`` (names shared by
+    the resource, values in a tuple): read by name, a field the resource lacks is absent."""
+    names = ("assistance_type", "ability_level", "ability_assessed_on")
+    e = Extra(names, ("tekun", 3, date(2024, 5, 1)))
+    assert e["assistance_type"] == "tekun" and e.get("ability_level") == 3 and e.get("disability_level") is None
+    assert e.get("disability_level", 0) == 0
+    with pytest.raises(KeyError):
+        e["disability_level"]  # noqa: B018
+    a = ca("E1", ID_A, "张三", date(1950, 1, 1), "M", updated_at=T0.timestamp(),
+           extra=Extra(names, ("dibao", 2, date(2023, 1, 1))))
+    b = ca("E2", ID_A, "张三", date(1950, 1, 1), "M", updated_at=(T0 + timedelta(1)).timestamp(), extra=e)
+    g = golden(indexed([a, b]))
+    assert g["assistance_type"] == "tekun" and g["provenance"]["assistance_type"][2] == "E2"
+    assert g["disability_level"] == 3 and g["disability_assessed_on"] == date(2024, 5, 1)
 
 
 # -------------------------------------------------------------------------- resolver

@@ -519,12 +519,14 @@ def test_the_linker_reads_every_value_as_its_column_types_it(settings, engine) -
     id18 = id_number("370202", "19450301", 101)
     elder(engine, "E1", id18, NAMES[0], date(1945, 3, 1), "M", left_behind=True, lives_alone=False,
           ability_level=2, ability_assessed_on=date(2024, 1, 5), updated_at=T0)
-    elder(engine, "E2", id18, NAMES[0], date(1945, 3, 1), "M", left_behind=False, updated_at=T0)
+    t2 = T0 + timedelta(seconds=1, microseconds=250001)
+    elder(engine, "E2", id18, NAMES[0], date(1945, 3, 1), "M", left_behind=False, updated_at=t2)
     with engine.connect() as conn:
         e1, e2 = load_records(conn)
     assert (e1.record_id, e2.record_id) == ("E1", "E2")
     assert e1.birth == date(1945, 3, 1) and type(e1.birth) is date and e1.birth_year == 1945
-    assert e1.updated_at == T0 and e1.updated_at.tzinfo is not None
+    # the UTC time as a timestamp, to the microsecond
+    assert e1.updated_at == T0.timestamp() and type(e1.updated_at) is float and e2.updated_at == t2.timestamp()
     assert e1.extra["left_behind"] is True and e1.extra["lives_alone"] is False and e2.extra["left_behind"] is False
     assert e1.extra["ability_level"] == 2 and e1.extra["ability_assessed_on"] == date(2024, 1, 5)
     assert isinstance(e1.batch, int) and e2.batch > e1.batch
