@@ -58,7 +58,7 @@ import unicodedata
 from array import array
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date
 
 import numpy as np
@@ -664,7 +664,7 @@ def _flat_evidence(residue: list[LinkRecord]) -> tuple[list[LinkRecord], dict[in
             if phone and not r.phone:
                 fill["phone"] = phone
             if fill:
-                out[k] = replace(r, **fill)
+                out[k] = r.replace(**fill)
                 borrowed[r.idx] = fill
     return out, borrowed
 

@@ -3,6 +3,7 @@ resolver's passes on hand-made records."""
 
 from __future__ import annotations
 
+import sys
 from datetime import date, datetime, timedelta
 
 import numpy as np
@@ -12,7 +13,7 @@ from linking.comparisons import COMPARISONS, Comparison, ComparisonError, Profil
 from linking.model import FSModel
 from linking.names import homophones, name_key
 from linking.publish import _by_votes, _most_held
-from linking.records import Extra, LinkRecord
+from linking.records import Extra, LinkRecord, record_class
 from linking.resolve import Decision, age_on, resolve
 from linking.survivorship import golden
 from tests.world import id_number
@@ -24,7 +25,7 @@ ID_B = id_number("370203", "19480512", 246)  # a woman
 
 
 def rec(platform: str, resource: str, rid: str, i: int = 0, **kw) -> LinkRecord:
-    r = LinkRecord(i, platform, resource, rid, kw.pop("updated_at", T0))
+    r = record_class(platform, resource)(i, rid, kw.pop("updated_at", T0))
     for k, v in kw.items():
         setattr(r, k, v)
     if r.birth_year is None and r.birth is not None:
@@ -244,6 +245,34 @@ def test_survivorship_reads_the_loaded_records_extra_fields_as_it_reads_a_dict()
     g = golden(indexed([a, b]))
     assert g["assistance_type"] == "tekun" and g["provenance"]["assistance_type"][2] == "E2"
     assert g["disability_level"] == 3 and g["disability_assessed_on"] == date(2024, 5, 1)
+
+
+def test_each_resources_records_hold_only_its_own_fields() -> None:
+    """A resource's records have slots for the fields it carries only: the others read
+    ``None`` and cannot be set; a copy with changes keeps the class; the base class is
+    not a record."""
+    residents = record_class("public_security", "residents")
+    assert record_class("public_security", "residents") is residents
+    r = residents(3, "R1", T0.timestamp(), 7, ID_A, ID_A, "张三", date(1950, 1, 1), "M", 1950, "370202",
+                  "青岛市市南区香港中路1号", "0", None)
+    assert (r.platform, r.resource, r.anchor, r.key) == ("public_security", "residents", True,
+                                                         ("public_security", "residents", "R1"))
+    assert (r.batch, r.district, r.address, r.phone, r.community, r.extra) == (
+        7, "370202", "青岛市市南区香港中路1号", None, None, None)
+    with pytest.raises(AttributeError):
+        r.phone = "13800000000"
+    orders = record_class("property_mgmt", "service-orders")
+    o = orders(0, "O1", name="张三", id_prefix="370202", id_suffix="1234")
+    assert (o.anchor, o.batch, o.id18, o.district, o.id_prefix) == (False, 0, None, None, "370202")
+    filled = o.replace(birth_year=1950, phone="13800000000")
+    assert type(filled) is orders and (filled.birth_year, filled.phone, filled.name, filled.idx) == (
+        1950, "13800000000", "张三", 0)
+    assert o.birth_year is None and o.phone is None  # the original is untouched
+    with pytest.raises(AttributeError, match="no field district"):
+        o.replace(district="370202")
+    with pytest.raises(TypeError, match="record_class"):
+        LinkRecord(0, "public_security", "residents", "R1")
+    assert sys.getsizeof(o) < sys.getsizeof(record_class("x", "y")(0, "X1"))  # (a resource of a test: every field)
 
 
 # -------------------------------------------------------------------------- resolver
