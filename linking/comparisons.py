@@ -53,15 +53,28 @@ class Profile:
         if r.name and r.name not in self.names:
             self.names += (r.name,)
         if r.birth and r.birth not in self.births:
-            self.births += (r.birth,)
+            self.births = self.births + (r.birth,) if self.births else _single(r.birth)
         if r.gender and r.gender not in self.genders:
-            self.genders += (r.gender,)
+            self.genders = self.genders + (r.gender,) if self.genders else _single(r.gender)
         if r.phone and r.phone not in self.phones:
             self.phones += (r.phone,)
         if r.district and r.district not in self.districts:
-            self.districts += (r.district,)
+            self.districts = self.districts + (r.district,) if self.districts else _single(r.district)
         if r.address and r.address not in self.addresses:
             self.addresses += (r.address,)
+
+
+#: One tuple per value of the fields few values fill (birth dates, genders, districts),
+#: shared by every profile holding that value alone: 48 bytes less a field for most of a
+#: city's 2.3 million persons.
+_SINGLES: dict[object, tuple] = {}
+
+
+def _single(value: object) -> tuple:
+    one = _SINGLES.get(value)
+    if one is None:
+        one = _SINGLES[value] = (value,)
+    return one
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,8 @@ name, too slow for millions of records).
 
 from __future__ import annotations
 
+import os
+import sys
 import unicodedata
 from functools import cache, lru_cache
 
@@ -21,6 +23,11 @@ __all__ = ["homophones", "name_key", "readings"]
 
 @cache
 def _table() -> dict[int, frozenset[str]]:
+    # pypinyin loads its phrase dictionary on import unless told not to (its documented
+    # switch): ~34 MB that only its phrase-aware readings use, and names are read a
+    # character at a time here. Set only when no one has imported pypinyin yet.
+    if "pypinyin" not in sys.modules:
+        os.environ.setdefault("PYPINYIN_NO_PHRASES", "1")
     from pypinyin.pinyin_dict import pinyin_dict
 
     out: dict[int, frozenset[str]] = {}
