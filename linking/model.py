@@ -33,6 +33,8 @@ __all__ = ["FSModel", "estimate"]
 
 _EPS = 1e-4
 _PRIOR_WEIGHT = 20
+#: Candidate pairs taken per step of EM (``estimate``): its temporaries stay ~100 MB.
+_EM_CHUNK = 1 << 20
 NULL = -1
 
 
@@ -103,15 +105,23 @@ class FSModel:
                    pairs=data.get("pairs", 0), notes=list(data.get("notes", [])), persons=data["persons"])
 
 
-def _frequencies(vectors: np.ndarray, k: int, n_levels: int, weights: np.ndarray | None = None) -> np.ndarray:
+def _counts(vectors: np.ndarray, k: int, n_levels: int, weights: np.ndarray | None = None) -> np.ndarray:
+    """How often (or with how much weight) each level of comparison ``k`` occurs."""
     col = vectors[:, k] if len(vectors) else np.zeros(0, dtype=np.int8)
     ok = col != NULL
-    w = np.ones(len(col)) if weights is None else weights
-    counts = np.bincount(col[ok].astype(np.int64), weights=w[ok], minlength=n_levels)[:n_levels]
+    return np.bincount(col[ok].astype(np.intp), weights=None if weights is None else weights[ok],
+                       minlength=n_levels)[:n_levels].astype(float)
+
+
+def _shares(counts: np.ndarray) -> np.ndarray:
     total = counts.sum()
     if total <= 0:
-        return np.full(n_levels, 1.0 / n_levels)
+        return np.full(len(counts), 1.0 / len(counts))
     return counts / total
+
+
+def _frequencies(vectors: np.ndarray, k: int, n_levels: int) -> np.ndarray:
+    return _shares(_counts(vectors, k, n_levels))
 
 
 def _clip(p: np.ndarray) -> np.ndarray:
@@ -175,19 +185,34 @@ def estimate(comparisons: Sequence[Comparison], random_vectors: np.ndarray, labe
                     persons=max(n_persons, 1))
     if not len(candidate_vectors):
         return model
+    starts = _starts(groups)
+    cls = group_class[groups[starts]]  # each record's class
+    n_class_records = np.bincount(cls, minlength=n_class)
+    # the labelled matches count as matches with certainty in every step (semi-supervised)
+    labelled_counts = [_counts(labelled_matches, k, len(lv)) for k, lv in enumerate(levels)]
+    # E and M a chunk of records at a time: a city's ~16 million candidate pairs would
+    # otherwise need ~100 bytes each of temporaries (scores, posteriors, weights) at once
+    at = np.searchsorted(starts, np.arange(0, len(groups), _EM_CHUNK))  # the first record from each step on
+    bounds = [*np.unique(starts[at[at < len(starts)]]).tolist(), len(groups)]
     for it in range(1, max_iterations + 1):
-        p = posteriors(model.score(candidate_vectors), groups, model.prior[group_class], n_persons)
-        # semi-supervised: the labelled matches count as matches with certainty in every step
-        both = np.concatenate([candidate_vectors, labelled_matches]) if len(labelled_matches) else candidate_vectors
-        weight = np.concatenate([p, np.ones(len(labelled_matches))]) if len(labelled_matches) else p
-        new_m = [_clip(_frequencies(both, k, len(lv), weight)) for k, lv in enumerate(levels)]
-        per_group = np.add.reduceat(p, _starts(groups))
-        cls = group_class[groups[_starts(groups)]]
+        counts = [c.copy() for c in labelled_counts]
+        per_group = np.empty(len(starts))
+        g = 0
+        record_prior = model.prior[group_class]
+        for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+            chunk = candidate_vectors[a:b]
+            p = posteriors(model.score(chunk), groups[a:b], record_prior, n_persons)
+            for k, lv in enumerate(levels):
+                counts[k] += _counts(chunk, k, len(lv), p)
+            sums = np.add.reduceat(p, _starts(groups[a:b]))
+            per_group[g:g + len(sums)] = sums
+            g += len(sums)
+        new_m = [_clip(_shares(c)) for c in counts]
         overall = float(per_group.mean())
         # a class with few records leans on the overall share (_PRIOR_WEIGHT pseudo-records)
-        new_prior = np.array([np.clip((per_group[cls == c].sum() + _PRIOR_WEIGHT * overall)
-                                      / ((cls == c).sum() + _PRIOR_WEIGHT), 0.01, 0.99)
-                              for c in range(n_class)])
+        totals = np.bincount(cls, weights=per_group, minlength=n_class)
+        new_prior = np.array([np.clip((totals[c] + _PRIOR_WEIGHT * overall) / (n_class_records[c] + _PRIOR_WEIGHT),
+                                      0.01, 0.99) for c in range(n_class)])
         delta = max(max(float(np.abs(a - b).max()) for a, b in zip(new_m, model.m, strict=True)),
                     float(np.abs(new_prior - model.prior).max()))
         model.m, model.prior, model.iterations = new_m, new_prior, it

@@ -716,7 +716,8 @@ class _CandidatePairs:
     __slots__ = ("keys", "order", "stride", "vectors")
 
     def __init__(self, record: np.ndarray, person: np.ndarray, vectors: np.ndarray, stride: int) -> None:
-        keys = record.astype(np.int64) * stride + person
+        keys = record.astype(np.int64) * stride  # (one temporary at a time: a city has ~16 million pairs)
+        keys += person
         self.order = np.argsort(keys, kind="stable")
         self.keys = keys[self.order]
         self.vectors = vectors
@@ -781,7 +782,7 @@ def _estimate(records: list[LinkRecord], P: _Persons, residue: list[LinkRecord],
     cand_v = np.concatenate(parts)
     groups = np.frombuffer(rec_of, dtype=np.int64) if len(rec_of) else np.zeros(0, dtype=np.int64)
     persons = np.frombuffer(person_of, dtype=np.int64) if len(person_of) else np.zeros(0, dtype=np.int64)
-    record_class = np.asarray([_CLASS[(r.platform, r.resource)] for r in records], dtype=np.int64)
+    record_class = np.fromiter((_CLASS[(r.platform, r.resource)] for r in records), dtype=np.int64, count=n)
     model = estimate(COMPARISONS, random_v, labelled_v, cand_v, groups, record_class, len(P.members))
     return model, _CandidatePairs(groups, persons, cand_v, len(P.members) + 1)
 

@@ -524,6 +524,32 @@ def test_a_stored_model_reads_back_exactly_and_only_for_its_comparisons() -> Non
         FSModel.from_dict(model.to_dict(), COMPARISONS[:-1])
 
 
+def test_em_a_chunk_of_records_at_a_time_estimates_what_em_over_all_pairs_does(monkeypatch) -> None:  # noqa: ANN001
+    """EM takes a city's candidate pairs a chunk of records at a time (its temporaries stay
+    small); chunks never split a record's candidates, so the model is the one EM over all
+    pairs at once gives, but for the order floating-point sums are added in."""
+    import linking.model as fs
+
+    rng = np.random.default_rng(7)
+    k = len(COMPARISONS)
+    n_records = 400
+    groups = np.sort(rng.integers(0, n_records, 3_000))  # up to ~20 candidates a record
+    vectors = np.stack([rng.integers(-1, len(c.levels), len(groups)) for c in COMPARISONS], axis=1).astype(np.int8)
+    random_v = np.stack([rng.integers(0, len(c.levels), 5_000) for c in COMPARISONS], axis=1).astype(np.int8)
+    labelled = np.zeros((200, k), dtype=np.int8)  # the labelled matches agree on everything
+    classes = rng.integers(0, 3, n_records)
+
+    def em():  # noqa: ANN202
+        return fs.estimate(COMPARISONS, random_v, labelled, vectors, groups, classes, 1_000)
+
+    whole = em()
+    monkeypatch.setattr(fs, "_EM_CHUNK", 37)
+    chunked = em()
+    assert chunked.iterations == whole.iterations > 1
+    for a, b in zip(whole.m + [whole.prior], chunked.m + [chunked.prior], strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+
+
 def test_a_withdrawn_steward_decision_has_its_record_judged_again() -> None:
     records = indexed(_world())
     order, home = ("property_mgmt", "service-orders", "O3"), ("public_security", "residents", "R3")
