@@ -24,7 +24,7 @@ from linking.records import LinkRecord
 
 log = logging.getLogger(__name__)
 
-__all__ = ["COMPARISONS", "Comparison", "Profile", "comparison_vector", "id_repairs"]
+__all__ = ["COMPARISONS", "Comparison", "Profile", "comparison_vector", "id_repairs", "valid_number"]
 
 
 class ComparisonError(ValueError):
@@ -108,6 +108,11 @@ _CHECK = "10X98765432"
 
 def _check_char(body17: str) -> str:
     return _CHECK[sum(int(d) * w for d, w in zip(body17, _WEIGHTS, strict=True)) % 11]
+
+
+def valid_number(body17: str) -> str:
+    """The valid ID number that ASCII digits ``body17`` begin (their check character added)."""
+    return body17 + _check_char(body17)
 
 
 def id_repairs(cleaned: str | None) -> list[str]:

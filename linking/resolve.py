@@ -63,7 +63,7 @@ from datetime import date
 
 import numpy as np
 
-from linking.comparisons import COMPARISONS, Profile, comparison_vector, id_repairs
+from linking.comparisons import COMPARISONS, Profile, comparison_vector, id_repairs, valid_number
 from linking.model import NULL, FSModel, estimate, posteriors
 from linking.names import homophones, name_key
 from linking.records import PERSON_RESOURCES, LinkRecord
@@ -154,7 +154,6 @@ class _Persons:
             if not r.id_contradicted:  # only a trustworthy number links deterministically
                 self.by_id.setdefault(r.id18, pid)
             self._put(_key("id", r.id18, 0), pid)
-            self._put(_key("id17", r.id18[:17], 1), pid)
             self._put(_mask_key(r.id18[:6], r.id18[14:]), pid)
         y = r.year()
         if r.name:
@@ -199,10 +198,12 @@ class _Persons:
         ids = [i for i in (r.id18, r.id_clean) if i]
         for i in ids:
             self._take(out, _key("id", i, 0))
-            for fixed in id_repairs(i):
+            for fixed in id_repairs(i):  # (a wrong check character among them: the number its first 17 give)
                 self._take(out, _key("id", fixed, 0))
-            if len(i) == 18:
-                self._take(out, _key("id17", i[:17], 1))
+            if len(i) == 18 and not i.isascii() and i[:17].isascii() and i[:17].isdigit():
+                # the first 17 digits of a number whose last character is no ASCII one
+                # (``id_repairs`` takes only ASCII): the valid number they begin
+                self._take(out, _key("id", valid_number(i[:17]), 0))
         if r.id_prefix and r.id_suffix:
             self._take(out, _mask_key(r.id_prefix, r.id_suffix), r, "mask")
         y = r.year()
@@ -240,9 +241,8 @@ class _Persons:
 
 
 def _key(kind: str, value: str, k: int) -> int | tuple:
-    """The blocking key of an ID number (``id``, ``k`` 0), its first 17 digits (``id17``,
-    1), a masked number's first 6 and last 4 characters (``mask``, 2) or a phone (``ph``,
-    3): one integer when the value is ASCII digits with at most a final ``X`` — ~36 bytes
+    """The blocking key of an ID number (``id``, ``k`` 0), a masked number's first 6 and
+    last 4 characters (``mask``, 2) or a phone (``ph``, 3): one integer when the value is ASCII digits with at most a final ``X`` — ~36 bytes
     where a tuple and its substrings took ~120–170, for the ~4 such keys of each of a
     city's persons — else the tuple ``(kind, value)``. The integer holds the digits, the
     value's length (so that leading zeros count), the kind, and its sign says a final X:

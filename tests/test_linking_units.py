@@ -987,6 +987,23 @@ def test_an_old_id_goes_where_most_of_its_records_are_the_first_of_equal_ones() 
     assert _most_held(old, cluster) == [(3, 4), (7, 5), (9, 1)]
 
 
+def test_a_number_whose_check_character_is_wrong_or_odd_finds_the_person_its_first_17_digits_name() -> None:
+    """Blocking looks a number up as given, as each of its one-error repairs, and — when
+    its last character is no ASCII one (which the repairs skip) — as the valid number its
+    first 17 digits begin: whatever the last character, the person is a candidate."""
+    from linking.resolve import _Persons
+
+    P = _Persons()  # noqa: N806
+    pid = P.new()
+    P.add_anchor(pid, ps("R1", ID_A, "张三", date(1950, 1, 1), "M"))
+    other = P.new()
+    P.add_anchor(other, ps("R2", ID_B, "李四", date(1948, 5, 12), "F"))
+    for last in {"0", "5", "X", "Ｘ", "ⅹ", "?"} - {ID_A[17]}:
+        order = rec("health", "family-doctor-contracts", f"C{last}", id_clean=ID_A[:17] + last)
+        assert P.candidates(order) == {pid}, last
+    assert P.candidates(rec("health", "family-doctor-contracts", "C", id_clean="1" + ID_A[1:17] + "Ｘ")) == set()
+
+
 def test_digit_blocking_keys_are_integers_that_never_confuse_two_values() -> None:
     from linking.resolve import _key, _mask_key
 
