@@ -60,6 +60,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from operator import attrgetter
 
 import numpy as np
 
@@ -139,6 +140,13 @@ class _Persons:
         self.index: dict[int | tuple, int | set[int]] = {}
         # oversized blocks' own indexes (``_take``), dropped whenever a person changes
         self._narrow: dict[tuple, _BlockIndex] = {}
+
+    def release(self) -> list[list[int]]:
+        """The persons' members (anchor records first), to be extended with the records
+        linked to them; everything else is let go (the persons are built)."""
+        members = self.members
+        self.members, self.profiles, self.by_id, self.index, self._narrow = [], [], {}, {}, {}
+        return members
 
     def new(self) -> int:
         self.members.append([])
@@ -506,49 +514,64 @@ def resolve(records: list[LinkRecord], as_of: date, *, decisions: Iterable[Decis
     # the rest: leaves, which change no person. Each is scored against its candidates in
     # the order of their signatures, so a run numbering the persons otherwise scores alike.
     sigs = [_signature([records[i] for i in m]) for m in P.members]
-    by_sig = {sg: p for p, sg in enumerate(sigs)}
+    by_sig = {sg: p for p, sg in enumerate(sigs)} if previous is not None else {}  # (only reuse looks up)
     state: dict[Key, StateRow] = {}
-    todo: list[LinkRecord] = []
-    todo_cands: list[list[int]] = []
-    todo_csig: list[str] = []
-    reused = 0
-    for r, cands in zip(residue, P.candidates_of(residue), strict=True):
-        cands.sort(key=sigs.__getitem__)
-        decided = r.idx in must or r.idx in cannot
-        # (a decision a steward made is part of what the record was judged under: when it
-        # is withdrawn, the record is judged again)
-        lent = borrowed.get(r.idx)
-        csig = _digest("\n".join([*(sigs[p] for p in cands), *(["steward"] if decided else []),
-                                  *([f"flat:{sorted(lent.items())}"] if lent else [])]))
-        prev = previous.get(r.key) if previous is not None else None
-        if (prev is not None and not decided and prev[0] == r.batch and prev[1] == csig and prev[4] in _REUSABLE
-                and (prev[2] is None or prev[2] in by_sig)):
-            pid = by_sig[prev[2]] if prev[2] is not None else None
-            person_of[r.idx], confidence[r.idx], method[r.idx] = pid, prev[3], prev[4]
-            state[r.key] = prev
-            reused += 1
-            continue
-        todo.append(r)
-        todo_cands.append(cands)
-        todo_csig.append(csig)
+    reused = judged = 0
+    first_leaf_review = len(review)
+    # a chunk of records at a time — their candidates, signatures and judging — so that a
+    # city's ~2.5 million candidate lists are never all held; taken in the order of their
+    # masked numbers, so that the index of a block many of them hit is built once
+    # (``_Persons.candidates_of``), and every record decided as in any other order
+    order = sorted(range(len(residue)), key=lambda k: (residue[k].id_prefix or "", residue[k].id_suffix or ""))
+    for start in range(0, len(order), _JUDGE_CHUNK):
+        part = [residue[k] for k in order[start:start + _JUDGE_CHUNK]]
+        todo: list[LinkRecord] = []
+        todo_cands: list[list[int]] = []
+        todo_csig: list[str] = []
+        for r, cands in zip(part, P.candidates_of(part), strict=True):
+            cands.sort(key=sigs.__getitem__)
+            decided = r.idx in must or r.idx in cannot
+            # (a decision a steward made is part of what the record was judged under: when
+            # it is withdrawn, the record is judged again)
+            lent = borrowed.get(r.idx)
+            csig = _digest("\n".join([*(sigs[p] for p in cands), *(["steward"] if decided else []),
+                                      *([f"flat:{sorted(lent.items())}"] if lent else [])]))
+            prev = previous.get(r.key) if previous is not None else None
+            if (prev is not None and not decided and prev[0] == r.batch and prev[1] == csig
+                    and prev[4] in _REUSABLE and (prev[2] is None or prev[2] in by_sig)):
+                pid = by_sig[prev[2]] if prev[2] is not None else None
+                person_of[r.idx], confidence[r.idx], method[r.idx] = pid, prev[3], prev[4]
+                state[r.key] = prev
+                reused += 1
+                continue
+            todo.append(r)
+            todo_cands.append(cands)
+            todo_csig.append(csig)
+        judged += len(todo)
+        for r, csig, (pid, conf, how) in zip(todo, todo_csig, judge(todo, todo_cands), strict=True):
+            person_of[r.idx], confidence[r.idx], method[r.idx] = pid, conf, how
+            state[r.key] = (r.batch, csig, sigs[pid] if pid is not None else None, conf, how)
+    del order
+    # the review queue in the records' order, as judged one after another
+    review[first_leaf_review:] = sorted(review[first_leaf_review:], key=_review_record)
     if previous is not None:
-        say(f"linking: {reused:,} decisions reused, {len(todo):,} records judged again")
-    for r, csig, (pid, conf, how) in zip(todo, todo_csig, judge(todo, todo_cands), strict=True):
-        person_of[r.idx], confidence[r.idx], method[r.idx] = pid, conf, how
-        state[r.key] = (r.batch, csig, sigs[pid] if pid is not None else None, conf, how)
+        say(f"linking: {reused:,} decisions reused, {judged:,} records judged again")
 
     say(f"linking: judged {len(residue_anchors):,} anchor records without a trustworthy number "
-        f"({len(undecided):,} of them again one at a time) and {len(todo):,} other records")
+        f"({len(undecided):,} of them again one at a time) and {judged:,} other records")
 
     # 3b. a trustworthy number no anchor holds: the records carrying it describe one person
     joined = _number_links(residue, person_of, confidence, method, must, cannot, P)
     if joined:
         review = [it for it in review if it.record not in joined]
+    # what only blocking and judging use is let go before the elders are found: a city's
+    # blocking index, profiles and candidate pairs take ~2 GB
+    cand = None  # type: ignore[assignment]
+    persons = P.release()
 
     # 4. elders only — by the birth and death dates the golden record will publish, from
     # every record linked to the person (a valid number an insured-person record agrees
     # with outweighs the resident record's typo'd birth date)
-    persons = [list(m) for m in P.members]
     for r in records:
         pid = person_of[r.idx]
         if pid is not None and not r.anchor:
@@ -568,6 +591,9 @@ def resolve(records: list[LinkRecord], as_of: date, *, decisions: Iterable[Decis
         stats["reused"] = reused
     stats["id_by_linked_record"] = len(joined)
     return Resolution(records, person_of, confidence, method, persons, model, review, dict(stats), state, refuse)
+
+
+_review_record = attrgetter("record")
 
 
 def _number_links(residue: list[LinkRecord], person_of: list[int | None], confidence: list[float],
