@@ -57,7 +57,7 @@ import random
 import unicodedata
 from array import array
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from operator import attrgetter
@@ -519,12 +519,9 @@ def resolve(records: list[LinkRecord], as_of: date, *, decisions: Iterable[Decis
     reused = judged = 0
     first_leaf_review = len(review)
     # a chunk of records at a time — their candidates, signatures and judging — so that a
-    # city's ~2.5 million candidate lists are never all held; taken in the order of their
-    # masked numbers, so that the index of a block many of them hit is built once
-    # (``_Persons.candidates_of``), and every record decided as in any other order
-    order = sorted(range(len(residue)), key=lambda k: (residue[k].id_prefix or "", residue[k].id_suffix or ""))
-    for start in range(0, len(order), _JUDGE_CHUNK):
-        part = [residue[k] for k in order[start:start + _JUDGE_CHUNK]]
+    # city's ~2.5 million candidate lists are never all held (each record is decided as
+    # in any other order)
+    for part in _in_mask_order(residue):
         todo: list[LinkRecord] = []
         todo_cands: list[list[int]] = []
         todo_csig: list[str] = []
@@ -551,7 +548,6 @@ def resolve(records: list[LinkRecord], as_of: date, *, decisions: Iterable[Decis
         for r, csig, (pid, conf, how) in zip(todo, todo_csig, judge(todo, todo_cands), strict=True):
             person_of[r.idx], confidence[r.idx], method[r.idx] = pid, conf, how
             state[r.key] = (r.batch, csig, sigs[pid] if pid is not None else None, conf, how)
-    del order
     # the review queue in the records' order, as judged one after another
     review[first_leaf_review:] = sorted(review[first_leaf_review:], key=_review_record)
     if previous is not None:
@@ -594,6 +590,15 @@ def resolve(records: list[LinkRecord], as_of: date, *, decisions: Iterable[Decis
 
 
 _review_record = attrgetter("record")
+
+
+def _in_mask_order(rs: list[LinkRecord]) -> Iterator[list[LinkRecord]]:
+    """``rs`` in chunks of ``_JUDGE_CHUNK``, in the order of their masked numbers: the index of an oversized
+    block many of them hit (a masked number ~16 elders of a city share, ``_CAP_OF``) is
+    then built once, not once per chunk (``_Persons.candidates_of``)."""
+    order = sorted(range(len(rs)), key=lambda k: (rs[k].id_prefix or "", rs[k].id_suffix or ""))
+    for start in range(0, len(order), _JUDGE_CHUNK):
+        yield [rs[k] for k in order[start:start + _JUDGE_CHUNK]]
 
 
 def _number_links(residue: list[LinkRecord], person_of: list[int | None], confidence: list[float],
@@ -796,14 +801,15 @@ def _estimate(records: list[LinkRecord], P: _Persons, residue: list[LinkRecord],
     rec_of, person_of = array("q"), array("q")
     parts: list[np.ndarray] = []
     batch: list[tuple[LinkRecord, Profile]] = []
-    for r, cands in zip(residue, P.candidates_of(residue), strict=True):
-        for pid in cands:
-            rec_of.append(r.idx)
-            person_of.append(pid)
-            batch.append((r, P.profiles[pid]))
-        if len(batch) >= _PAIR_CHUNK:
-            parts.append(_vectors(batch))
-            batch = []
+    for part in _in_mask_order(residue):  # (a chunk's candidates at a time: a city's are never all held)
+        for r, cands in zip(part, P.candidates_of(part), strict=True):
+            for pid in cands:
+                rec_of.append(r.idx)
+                person_of.append(pid)
+                batch.append((r, P.profiles[pid]))
+            if len(batch) >= _PAIR_CHUNK:
+                parts.append(_vectors(batch))
+                batch = []
     parts.append(_vectors(batch))
     cand_v = np.concatenate(parts)
     groups = np.frombuffer(rec_of, dtype=np.int64) if len(rec_of) else np.zeros(0, dtype=np.int64)
