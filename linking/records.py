@@ -128,7 +128,7 @@ class LinkRecord:
     ``(idx, record_id, updated_at=None, batch=0, <its fields>…)``: its platform, resource
     and whether it is an anchor are class attributes, and it has slots only for the
     fields the resource carries — every other field reads ``None`` (a class attribute
-    here), and setting one raises ``AttributeError``. A city's 12 million records so take
+    here), and setting one raises ``AttributeError``. A city's 10.5 million records so take
     ~100 bytes less each than with a slot for every field of every resource (27 slots,
     248 bytes).
 
@@ -197,7 +197,7 @@ _CLASSES: dict[tuple[str, str], type[LinkRecord]] = {}
 def record_class(platform: str, resource: str) -> type[LinkRecord]:
     """The class of a resource's records (made once per resource; a resource ``_OWN``
     does not name carries every field). Its constructor is written out field by field,
-    as a dataclass's is: a city's 12 million records are built through it."""
+    as a dataclass's is: a city's 10.5 million records are built through it."""
     cls = _CLASSES.get((platform, resource))
     if cls is not None:
         return cls

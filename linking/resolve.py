@@ -251,7 +251,7 @@ class _Persons:
 def _key(kind: str, value: str, k: int) -> int | tuple:
     """The blocking key of an ID number (``id``, ``k`` 0), a masked number's first 6 and
     last 4 characters (``mask``, 2) or a phone (``ph``, 3): one integer when the value is ASCII digits with at most a final ``X`` — ~36 bytes
-    where a tuple and its substrings took ~120–170, for the ~4 such keys of each of a
+    where a tuple and its substrings took ~120–170, for the ~3 such keys of each of a
     city's persons — else the tuple ``(kind, value)``. The integer holds the digits, the
     value's length (so that leading zeros count), the kind, and its sign says a final X:
     distinct values and kinds never share one."""
@@ -561,7 +561,7 @@ def resolve(records: list[LinkRecord], as_of: date, *, decisions: Iterable[Decis
     if joined:
         review = [it for it in review if it.record not in joined]
     # what only blocking and judging use is let go before the elders are found: a city's
-    # blocking index, profiles and candidate pairs take ~2 GB
+    # blocking index, profiles and candidate pairs take gigabytes
     cand = None  # type: ignore[assignment]
     persons = P.release()
 
