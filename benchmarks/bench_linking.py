@@ -14,7 +14,9 @@ records linked are the same. ``--home DIR`` keeps the prepared (ingested, valida
 in DIR — and reuses it when DIR already holds one — for ``bench_incremental.py --home``.
 
 Each configuration runs in a fresh child process, so the peak resident memory printed is
-that of one linking run (ingest and validation happen in an earlier child).
+that of one linking run (ingest and validation happen in an earlier child). Each of the
+run's progress lines carries the seconds since it began, its resident memory then and the
+peak since the line before (sampled every 50 ms): the memory of each phase.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -75,6 +78,30 @@ def _prepare(elders: int, seed: int, noise: float, home: Path, db_url: str | Non
 PREPARED = "prepared.txt"
 
 
+class _PhaseMemory:
+    """The linking process's resident memory at each progress line, and its peak since
+    the line before (read from ``/proc/self/status`` every 50 ms by a thread)."""
+
+    def __init__(self) -> None:
+        self.peak = 0
+        threading.Thread(target=self._sample, daemon=True).start()
+
+    @staticmethod
+    def rss_mb() -> int:
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) // 1024 for line in f if line.startswith("VmRSS"))
+
+    def _sample(self) -> None:
+        while True:
+            self.peak = max(self.peak, self.rss_mb())
+            time.sleep(0.05)
+
+    def line(self) -> str:
+        now = self.rss_mb()
+        peak, self.peak = max(self.peak, now), now
+        return f"{now:,} MB, peak since the last line {peak:,} MB"
+
+
 def _link(home: Path) -> dict:
     from hub.db import get_engine
     from hub.settings import HubSettings
@@ -83,7 +110,8 @@ def _link(home: Path) -> dict:
 
     s = HubSettings(home=home)
     t = time.monotonic()
-    result = link(s, progress=lambda m: print(f"    [{time.monotonic() - t:6.1f}s] {m}", flush=True),
+    memory = _PhaseMemory()
+    result = link(s, progress=lambda m: print(f"    [{time.monotonic() - t:6.1f}s {memory.line()}] {m}", flush=True),
                   mode="full")  # (also on a reused home)
     seconds = time.monotonic() - t
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
