@@ -80,10 +80,13 @@ PREPARED = "prepared.txt"
 
 class _PhaseMemory:
     """The linking process's resident memory at each progress line, and its peak since
-    the line before (read from ``/proc/self/status`` every 50 ms by a thread)."""
+    the line before (read from ``/proc/self/status`` every 50 ms by a thread; a sample
+    read while a line was printed counts for neither phase)."""
 
     def __init__(self) -> None:
         self.peak = 0
+        self.phase = 0
+        self.lock = threading.Lock()
         threading.Thread(target=self._sample, daemon=True).start()
 
     @staticmethod
@@ -93,12 +96,18 @@ class _PhaseMemory:
 
     def _sample(self) -> None:
         while True:
-            self.peak = max(self.peak, self.rss_mb())
+            phase = self.phase
+            rss = self.rss_mb()
+            with self.lock:
+                if phase == self.phase:
+                    self.peak = max(self.peak, rss)
             time.sleep(0.05)
 
     def line(self) -> str:
         now = self.rss_mb()
-        peak, self.peak = max(self.peak, now), now
+        with self.lock:
+            peak, self.peak = max(self.peak, now), now
+            self.phase += 1
         return f"{now:,} MB, peak since the last line {peak:,} MB"
 
 
