@@ -206,7 +206,7 @@ class _Persons:
         ids = [i for i in (r.id18, r.id_clean) if i]
         for i in ids:
             self._take(out, _key("id", i, 0))
-            for fixed in id_repairs(i):  # (a wrong check character among them: the number its first 17 give)
+            for fixed in id_repairs(i):  # (with the valid number its first 17 digits begin)
                 self._take(out, _key("id", fixed, 0))
             if len(i) == 18 and not i.isascii() and i[:17].isascii() and i[:17].isdigit():
                 # the first 17 digits of a number whose last character is no ASCII one
@@ -250,11 +250,12 @@ class _Persons:
 
 def _key(kind: str, value: str, k: int) -> int | tuple:
     """The blocking key of an ID number (``id``, ``k`` 0), a masked number's first 6 and
-    last 4 characters (``mask``, 2) or a phone (``ph``, 3): one integer when the value is ASCII digits with at most a final ``X`` — ~36 bytes
-    where a tuple and its substrings took ~120–170, for the ~3 such keys of each of a
-    city's persons — else the tuple ``(kind, value)``. The integer holds the digits, the
-    value's length (so that leading zeros count), the kind, and its sign says a final X:
-    distinct values and kinds never share one."""
+    last 4 characters (``mask``, 2) or a phone (``ph``, 3): one integer when the value is
+    ASCII digits with at most a final ``X`` — ~36 bytes where a tuple and its substrings
+    took ~120–170, for the ~3 such keys of each of a city's persons — else the tuple
+    ``(kind, value)``. The integer holds the digits, the value's length (so that leading
+    zeros count), the kind, and its sign says a final X: distinct values and kinds never
+    share one."""
     if len(value) < 32:
         if value.isdigit() and value.isascii():
             return (int(value) * 32 + len(value)) * 8 + k
@@ -593,9 +594,10 @@ _review_record = attrgetter("record")
 
 
 def _in_mask_order(rs: list[LinkRecord]) -> Iterator[list[LinkRecord]]:
-    """``rs`` in chunks of ``_JUDGE_CHUNK``, in the order of their masked numbers: the index of an oversized
-    block many of them hit (a masked number ~16 elders of a city share, ``_CAP_OF``) is
-    then built once, not once per chunk (``_Persons.candidates_of``)."""
+    """``rs`` in chunks of ``_JUDGE_CHUNK``, in the order of their masked numbers: the
+    index of an oversized block many of them hit (a masked number ~16 elders of a city
+    share, ``_CAP_OF``) is then built once, not once per chunk
+    (``_Persons.candidates_of``)."""
     order = sorted(range(len(rs)), key=lambda k: (rs[k].id_prefix or "", rs[k].id_suffix or ""))
     for start in range(0, len(order), _JUDGE_CHUNK):
         yield [rs[k] for k in order[start:start + _JUDGE_CHUNK]]
