@@ -125,7 +125,7 @@ def id_repairs(cleaned: str | None) -> list[str]:
         return []
     out = []
     body = cleaned[:17]
-    fixed = body + _check_char(body)
+    fixed = valid_number(body)
     if fixed != cleaned:
         out.append(fixed)
     for i in range(17):
