@@ -185,13 +185,10 @@ class _Persons:
             have.add(pid)  # type: ignore[union-attr]
 
     def candidates_of(self, rs: Sequence[LinkRecord]) -> list[list[int]]:
-        """Each record's candidates, sorted — computed in the order of the records' masked
-        numbers, so that the index of a block many of them hit (a masked number ~16 elders
-        of a city share, ``_CAP_OF``) is built once, not once per record."""
-        out: list[list[int]] = [[] for _ in rs]
-        for k in sorted(range(len(rs)), key=lambda k: (rs[k].id_prefix or "", rs[k].id_suffix or "")):
-            out[k] = sorted(self.candidates(rs[k]))
-        return out
+        """Each record's candidates, sorted. Given in the order of their masked numbers
+        (``_in_mask_order``), records hitting the same oversized block (a masked number
+        ~16 elders of a city share, ``_CAP_OF``) find its index built once."""
+        return [sorted(self.candidates(r)) for r in rs]
 
     def candidates(self, r: LinkRecord) -> set[int]:
         try:
@@ -596,7 +593,7 @@ _review_record = attrgetter("record")
 def _in_mask_order(rs: list[LinkRecord]) -> Iterator[list[LinkRecord]]:
     """``rs`` in chunks of ``_JUDGE_CHUNK``, in the order of their masked numbers: the
     index of an oversized block many of them hit (a masked number ~16 elders of a city
-    share, ``_CAP_OF``) is then built once, not once per chunk
+    share, ``_CAP_OF``) is then built once, not once per record
     (``_Persons.candidates_of``)."""
     order = sorted(range(len(rs)), key=lambda k: (rs[k].id_prefix or "", rs[k].id_suffix or ""))
     for start in range(0, len(order), _JUDGE_CHUNK):

@@ -769,7 +769,7 @@ def test_a_blocking_key_too_common_alone_still_gives_the_namesake_who_agrees_on_
     assert few.candidates(order) == {0, 1, 2}
 
 
-def test_a_masked_number_many_elders_share_names_only_those_agreeing_on_more() -> None:
+def test_a_masked_number_many_elders_share_names_only_those_agreeing_on_more(monkeypatch: pytest.MonkeyPatch) -> None:
     """At a city's size ~16 elders share one masked number (area + last four digits): a
     block of more than ``_CAP_OF["mask"]`` names only those who also agree with the order
     on the name, birth year, phone or community; a smaller block names all of them."""
@@ -804,12 +804,22 @@ def test_a_masked_number_many_elders_share_names_only_those_agreeing_on_more() -
     for r in elders[: _CAP_OF["mask"]]:
         few.add_anchor(few.new(), r)
     assert few.candidates(order) == set(range(_CAP_OF["mask"]))  # … but enough among a few
-    # all of a run's records at once (in the order of their masked numbers): the same
+    # many records at once, and in the order of their masked numbers, a chunk at a time: the same
     others = [rec("property_mgmt", "service-orders", f"O-{k}", 50 + k, name=names[k % 6], birth_year=1930 + k,
                   community="海景花园" if k % 3 else None, phone="13800000004" if k == 4 else None,
                   **(masked if k % 2 else {})) for k in range(12)]
     batch = [order, *others, elders[2]]
     assert persons.candidates_of(batch) == [sorted(persons.candidates(r)) for r in batch]
+    import linking.resolve as resolve_module
+
+    monkeypatch.setattr(resolve_module, "_JUDGE_CHUNK", 4)
+    chunks = list(resolve_module._in_mask_order(batch))
+    assert [len(c) for c in chunks] == [4, 4, 4, 2]
+    in_order = [r for c in chunks for r in c]
+    assert sorted(in_order, key=lambda r: r.record_id) == sorted(batch, key=lambda r: r.record_id)
+    masks = [(r.id_prefix or "", r.id_suffix or "") for r in in_order]
+    assert masks == sorted(masks)
+    assert [persons.candidates_of(c) for c in chunks] == [[sorted(persons.candidates(r)) for r in c] for c in chunks]
 
 
 def test_records_carrying_a_number_only_a_linked_record_holds_join_its_person() -> None:
